@@ -1,0 +1,198 @@
+# escalator - build, test and install.
+#
+#   make            the library (build/libescalator.a, .so) and build/escalator
+#   make run        installs missing Debian packages, builds, triages the examples
+#   make test       installs missing Debian packages, then the ASan+UBSan build
+#                   and every test: unit, CLI, policy cases, short fuzz runs
+#   make fuzz       longer fuzz runs (FUZZ_SECONDS=300 each)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+DESTDIR    ?=
+
+CLANG        ?= clang
+PKG_CONFIG   ?= pkg-config
+CFLAGS       ?= -O2 -g
+FUZZ_SECONDS ?= 300
+
+# What `make run` shows.
+RUN_POLICY ?= policies/meow-mobile.yaml
+RUN_NOW    ?= 2026-11-23T12:00:00Z
+RUN_FLAGS  ?= --explain
+
+B := build
+
+VERSION := $(shell sed -n 's/^\#define ESC_VERSION_STRING "\(.*\)"/\1/p' include/escalator.h)
+SOMAJOR := $(shell sed -n 's/^\#define ESC_VERSION_MAJOR \([0-9]*\).*/\1/p' include/escalator.h)
+
+# pkg-config runs once, when a recipe first needs it: `make test` and
+# `make run` install pkg-config itself before that happens.
+PKGS      := libfyaml jansson libutf8proc libhs
+TEST_PKGS := cmocka
+lazy = $(eval $1 := $$(shell $2))$($1)
+PKG_CFLAGS  = $(call lazy,PKG_CFLAGS,$(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS    = $(call lazy,PKG_LIBS,$(PKG_CONFIG) --libs $(PKGS))
+TEST_CFLAGS = $(call lazy,TEST_CFLAGS,$(PKG_CONFIG) --cflags $(TEST_PKGS))
+TEST_LIBS   = $(call lazy,TEST_LIBS,$(PKG_CONFIG) --libs $(TEST_PKGS))
+LIBS        = $(PKG_LIBS) -lstemmer -lstdc++ -lm -lpthread
+
+ESC_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+              -Wstrict-prototypes -Wmissing-prototypes -fvisibility=hidden -fPIC \
+              -Iinclude -Isrc/core
+DEPFLAGS   := -MMD -MP
+SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+ASAN_CFLAGS := -O1 -g $(SAN)
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
+
+LIB_SRCS   := $(wildcard src/core/*.c)
+CLI_SRCS   := $(wildcard src/cli/*.c)
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+
+# Three builds side by side: optimised (build/), sanitised (build/asan/),
+# libFuzzer with clang (build/fuzz/).
+LIB_OBJS      := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+CLI_OBJS      := $(CLI_SRCS:%.c=$(B)/obj/%.o)
+ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/asan/obj/%.o)
+ASAN_CLI_OBJS := $(CLI_SRCS:%.c=$(B)/asan/obj/%.o)
+UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(B)/asan/tests/unit/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/fuzz/obj/%.o)
+FUZZ_BINS     := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+
+ALL_OBJS := $(LIB_OBJS) $(CLI_OBJS) $(ASAN_LIB_OBJS) $(ASAN_CLI_OBJS) \
+            $(UNIT_SRCS:%.c=$(B)/asan/obj/%.o) $(FUZZ_LIB_OBJS) \
+            $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o)
+
+.PHONY: all deps run test asan fuzz-build fuzz install uninstall clean help
+.DELETE_ON_ERROR:
+.SECONDARY: $(ALL_OBJS)
+
+all: $(B)/libescalator.a $(B)/libescalator.so $(B)/escalator
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+deps:
+	@scripts/deps.sh
+
+# ---- the optimised build --------------------------------------------------
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ESC_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(B)/libescalator.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/libescalator.so: $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libescalator.so.$(SOMAJOR) -Wl,--no-undefined \
+	    $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/escalator: $(CLI_OBJS) $(B)/libescalator.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libescalator.a $(LIBS)
+
+# ---- the sanitised build: library, binary and unit tests ------------------
+
+asan: $(B)/asan/libescalator.a $(B)/asan/escalator $(UNIT_BINS)
+
+$(B)/asan/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ESC_CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(ASAN_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(B)/asan/libescalator.a: $(ASAN_LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/asan/escalator: $(ASAN_CLI_OBJS) $(B)/asan/libescalator.a
+	$(CC) $(ASAN_CFLAGS) -o $@ $(ASAN_CLI_OBJS) $(B)/asan/libescalator.a $(LIBS)
+
+$(UNIT_BINS): $(B)/asan/tests/unit/%: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libescalator.a
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) -o $@ $< $(B)/asan/libescalator.a $(TEST_LIBS) $(LIBS)
+
+# ---- fuzz targets (clang and its libFuzzer runtime) -----------------------
+
+# "yes" when clang can link a libFuzzer target here.
+FUZZ_PROBE := mkdir -p $(B) && echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' \
+    | $(CLANG) -x c -fsanitize=fuzzer -o $(B)/.fuzz-probe - >/dev/null 2>&1 && echo yes; rm -f $(B)/.fuzz-probe
+FUZZ_OK = $(call lazy,FUZZ_OK,$(FUZZ_PROBE))
+
+fuzz-build:
+	@if [ "$(FUZZ_OK)" != yes ]; then \
+	    echo "note: clang's libFuzzer runtime is not available: fuzz targets not built"; \
+	elif [ -n "$(FUZZ_BINS)" ]; then \
+	    $(MAKE) --no-print-directory $(FUZZ_BINS); \
+	fi
+
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CLANG) $(ESC_CFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(B)/fuzz/libescalator.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_BINS): $(B)/fuzz/%: $(B)/fuzz/obj/tests/fuzz/%.o $(B)/fuzz/libescalator.a
+	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $< $(B)/fuzz/libescalator.a $(LIBS)
+
+# ---- what people run --------------------------------------------------------
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@set -- examples/tickets/*.json; \
+	if [ ! -e "$$1" ]; then echo "no tickets in examples/tickets/"; exit 0; fi; \
+	rc=0; for t in "$$@"; do \
+	    echo "== $$t"; \
+	    $(B)/escalator triage --policy $(RUN_POLICY) --now $(RUN_NOW) $(RUN_FLAGS) "$$t" || rc=1; \
+	done; exit $$rc
+
+test: deps
+	@$(MAKE) --no-print-directory all asan fuzz-build
+	@ESC_BUILD=$(B)/asan FUZZ_BUILD=$(B)/fuzz ESC_SO=$(B)/libescalator.so \
+	    tests/run-tests.sh
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_BUILD=$(B)/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-tests.sh fuzz
+
+# ---- install ----------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(DATADIR)/escalator/policies/cases
+	install -m 755 $(B)/escalator $(DESTDIR)$(BINDIR)/escalator
+	install -m 644 include/escalator.h $(DESTDIR)$(INCLUDEDIR)/escalator.h
+	install -m 644 $(B)/libescalator.a $(DESTDIR)$(LIBDIR)/libescalator.a
+	install -m 755 $(B)/libescalator.so $(DESTDIR)$(LIBDIR)/libescalator.so.$(VERSION)
+	ln -sf libescalator.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libescalator.so.$(SOMAJOR)
+	ln -sf libescalator.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libescalator.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    escalator.pc.in > $(B)/escalator.pc
+	install -m 644 $(B)/escalator.pc $(DESTDIR)$(LIBDIR)/pkgconfig/escalator.pc
+	for f in policies/*.yaml policies/cases/*.yaml; do \
+	    [ -f "$$f" ] || continue; \
+	    install -m 644 "$$f" "$(DESTDIR)$(DATADIR)/escalator/$$f"; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/escalator $(DESTDIR)$(INCLUDEDIR)/escalator.h \
+	    $(DESTDIR)$(LIBDIR)/libescalator.a $(DESTDIR)$(LIBDIR)/libescalator.so \
+	    $(DESTDIR)$(LIBDIR)/libescalator.so.$(SOMAJOR) \
+	    $(DESTDIR)$(LIBDIR)/libescalator.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/escalator.pc
+	rm -rf $(DESTDIR)$(DATADIR)/escalator
+
+clean:
+	rm -rf $(B)
+
+-include $(ALL_OBJS:.o=.d)

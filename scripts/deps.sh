@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# deps.sh - installs the Debian packages escalator needs to build and test,
+# when they are missing. Run as root, or as a user with sudo.
+set -euo pipefail
+
+# Debian 12 package names, one a line: a new dependency is one more line.
+PACKAGES=(
+    build-essential    # gcc, make, libc headers
+    pkg-config
+    clang              # fuzz targets (libFuzzer)
+    libclang-rt-14-dev # clang's libFuzzer and sanitizer runtimes
+    libfyaml-dev       # policies and case files (YAML)
+    libjansson-dev     # tickets and decisions (JSON)
+    libutf8proc-dev    # Unicode folding and normalisation
+    libvectorscan-dev  # one-pass multi-pattern phrase matching
+    libstemmer-dev     # Snowball word stems
+    libcmocka-dev      # unit tests
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    # "install ok installed", "hold ok installed": the last word counts.
+    [ "${status##* }" = installed ] || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+else
+    echo "deps.sh: these Debian packages are missing: ${missing[*]}" >&2
+    echo "deps.sh: run as root (or install sudo), or install them with:" >&2
+    echo "    apt-get install ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"

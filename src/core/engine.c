@@ -1,0 +1,1971 @@
+/*
+ * engine.c - evaluate(policy, ticket, now) -> decision.
+ *
+ * Pure: no I/O, no clock, no globals. An engine holds the per-thread scratch
+ * of the text matcher and an arena reset at every evaluation; the policy is
+ * shared and never written.
+ *
+ * Order of work: check the declared fields, scan the messages once for every
+ * signal, compute the facts, evaluate rules (recording evidence, or the
+ * first failed condition), apply suppressions, combine the remaining rules
+ * (see docs/policy-language.md, "How fired rules combine"), render the
+ * templates, evaluate advice, write the decision JSON.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "compile.h"
+#include "ticket.h"
+
+#define MAX_EVIDENCE 3
+#define REPEAT_WINDOW 50
+#define CONTENT_MAX 64
+
+struct esc_engine {
+    esc_policy *p;
+    esc__scratch *scratch;
+    esc__arena mem;
+};
+
+int esc_engine_new(esc_policy *p, esc_engine **out)
+{
+    if (!p || !out)
+        return ESC_EINVAL;
+    esc_engine *e = esc__xcalloc(1, sizeof(*e));
+    e->p = esc_policy_ref(p);
+    e->scratch = esc__scratch_new(p->matcher);
+    if (!e->scratch) {
+        esc_policy_unref(&e->p);
+        free(e);
+        return ESC_ENOMEM;
+    }
+    esc__arena_init(&e->mem);
+    *out = e;
+    return 0;
+}
+
+void esc_engine_free(esc_engine **ep)
+{
+    if (!ep || !*ep)
+        return;
+    esc_engine *e = *ep;
+    esc__scratch_free(&e->scratch);
+    esc__arena_free(&e->mem);
+    esc_policy_unref(&e->p);
+    free(e);
+    *ep = NULL;
+}
+
+/* ---- evaluation state --------------------------------------------------- */
+
+typedef struct hit_ev {
+    uint32_t pattern;   /* UINT32_MAX: shouting */
+    long msg;           /* message index; -1: the subject */
+    size_t start, end;
+    bool caps;          /* shouting: capitals (else '!!!') */
+} hit_ev;
+
+typedef struct sig_state {
+    unsigned hits, negated;
+    hit_ev ev[MAX_EVIDENCE];
+    unsigned n_ev;
+    hit_ev neg_ev;      /* the first negated hit */
+} sig_state;
+
+typedef struct rule_state {
+    bool fired;
+    int held_by;              /* suppression index, -1 */
+    char *because;            /* evidence text (fired) */
+    char *evidence_json;      /* JSON array (fired) */
+    const esc__cond *failed;  /* first failed condition (not fired) */
+} rule_state;
+
+typedef struct ev {
+    const esc_policy *p;
+    const esc_ticket *t;
+    int64_t now;
+    esc__arena *mem;
+    esc_error *err;
+    bool failed;
+
+    esc__value *fields;       /* per declared field */
+    sig_state *sig;
+    unsigned lex_hits[ESC__LEX_COUNT];
+    unsigned shout_msgs;
+    esc__value fact[ESC__FACT_COUNT];
+    bool fact_done[ESC__FACT_COUNT];
+    const char *cur_text;     /* text of the message being scanned */
+    long cur_msg;
+    unsigned cur_scope;
+
+    /* The decision as far as it is known (for templates and advice). */
+    bool escalate;
+    int prio;
+    const uint32_t *targets;
+    size_t n_targets;
+    int level;
+    int64_t respond_by;
+    rule_state *rules;
+    const uint32_t *order;    /* active rules, sorted */
+    size_t n_order;
+    const char **tags;
+    size_t n_tags;
+    const uint32_t *actions;
+    size_t n_actions;
+
+    /* Evidence of the condition being evaluated. */
+    esc__sb *because;
+    esc__sb *evjson;
+} ev;
+
+/* ---- values ----------------------------------------------------------- */
+
+static void set_err(ev *e, const char *pointer, const char *fmt, ...)
+    ESC__PRINTF(3, 4);
+
+static void set_err(ev *e, const char *pointer, const char *fmt, ...)
+{
+    if (e->failed)
+        return;
+    e->failed = true;
+    if (!e->err)
+        return;
+    memset(e->err, 0, sizeof(*e->err));
+    snprintf(e->err->pointer, sizeof(e->err->pointer), "%s", pointer);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->err->message, sizeof(e->err->message), fmt, ap);
+    va_end(ap);
+}
+
+static const char *json_kind(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+/* Converts and checks every declared field of the ticket. */
+static void load_fields(ev *e)
+{
+    const esc_policy *p = e->p;
+    e->fields = esc__arena_alloc(e->mem, (p->n_fields ? p->n_fields : 1) *
+                                             sizeof(*e->fields));
+    for (size_t i = 0; i < p->n_fields && !e->failed; i++) {
+        const esc__field *f = &p->fields[i];
+        esc__value *v = &e->fields[i];
+        json_t *j = json_object_get(e->t->fields, f->name);
+        char ptr[300];
+        snprintf(ptr, sizeof(ptr), "/fields/%s", f->name);
+        if (!j || json_is_null(j)) {
+            v->t = ESC__T_NULL;
+            continue;
+        }
+        switch (f->type) {
+        case ESC__T_NUM:
+            if (!json_is_number(j)) {
+                set_err(e, ptr, "expected %s, got %s",
+                        f->integer ? "an integer" : "a number", json_kind(j));
+                break;
+            }
+            v->t = ESC__T_NUM;
+            v->n = json_number_value(j);
+            if (f->integer && v->n != floor(v->n))
+                set_err(e, ptr, "expected an integer, got %g", v->n);
+            break;
+        case ESC__T_STR:
+            if (!json_is_string(j)) {
+                set_err(e, ptr, "expected a string, got %s", json_kind(j));
+                break;
+            }
+            v->t = ESC__T_STR;
+            v->s = json_string_value(j);
+            if (f->n_values) {
+                bool ok = false;
+                for (size_t k = 0; k < f->n_values; k++)
+                    ok |= !strcmp(f->values[k], v->s);
+                if (!ok) {
+                    esc__sb sb;
+                    esc__sb_init(&sb);
+                    for (size_t k = 0; k < f->n_values; k++)
+                        esc__sb_printf(&sb, "%s%s", k ? ", " : "",
+                                       f->values[k]);
+                    set_err(e, ptr, "\"%s\" is not one of: %s", v->s, sb.buf);
+                    esc__sb_free(&sb);
+                }
+            }
+            break;
+        case ESC__T_BOOL:
+            if (!json_is_boolean(j)) {
+                set_err(e, ptr, "expected true or false, got %s",
+                        json_kind(j));
+                break;
+            }
+            v->t = ESC__T_BOOL;
+            v->b = json_is_true(j);
+            break;
+        case ESC__T_LIST: {
+            if (!json_is_array(j)) {
+                set_err(e, ptr, "expected a list of strings, got %s",
+                        json_kind(j));
+                break;
+            }
+            size_t n = json_array_size(j);
+            const char **items = esc__arena_alloc(e->mem,
+                                                  (n ? n : 1) * sizeof(char *));
+            for (size_t k = 0; k < n; k++) {
+                json_t *it = json_array_get(j, k);
+                if (!json_is_string(it)) {
+                    char ip[320];
+                    snprintf(ip, sizeof(ip), "%s/%zu", ptr, k);
+                    set_err(e, ip, "expected a string, got %s", json_kind(it));
+                    break;
+                }
+                items[k] = json_string_value(it);
+            }
+            v->t = ESC__T_LIST;
+            v->items = items;
+            v->n_items = n;
+            break;
+        }
+        case ESC__T_TIME: {
+            int64_t tm;
+            if (!json_is_string(j) ||
+                esc_time_parse(json_string_value(j), &tm) < 0) {
+                set_err(e, ptr, "expected an RFC 3339 time, got %s",
+                        json_kind(j));
+                break;
+            }
+            v->t = ESC__T_TIME;
+            v->d = tm;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+static esc__value str_value(const char *s)
+{
+    esc__value v = {.t = s ? ESC__T_STR : ESC__T_NULL, .s = s};
+    return v;
+}
+
+static esc__value dur_value(int64_t d)
+{
+    esc__value v = {.t = ESC__T_DUR, .d = d < 0 ? 0 : d};
+    return v;
+}
+
+static esc__value num_value(double n)
+{
+    esc__value v = {.t = ESC__T_NUM, .n = n};
+    return v;
+}
+
+static int64_t first_time(const esc_ticket *t, int from)
+{
+    for (size_t i = 0; i < t->n_messages; i++)
+        if ((from < 0 || (int)t->messages[i].from == from) &&
+            t->messages[i].at != ESC__NO_TIME)
+            return t->messages[i].at;
+    return ESC__NO_TIME;
+}
+
+/* The index of the last message from one of the senders in mask. */
+static long last_from(const esc_ticket *t, unsigned mask)
+{
+    for (size_t i = t->n_messages; i-- > 0;)
+        if ((mask >> t->messages[i].from) & 1u)
+            return (long)i;
+    return -1;
+}
+
+static bool similar(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+    size_t i = 0, j = 0, common = 0;
+    while (i < na && j < nb) {
+        if (a[i] == b[j])
+            common++, i++, j++;
+        else if (a[i] < b[j])
+            i++;
+        else
+            j++;
+    }
+    size_t small = na < nb ? na : nb;
+    return common >= 2 && common * 2 >= small;
+}
+
+static unsigned repeats(ev *e, esc__scratch *scratch)
+{
+    const esc_ticket *t = e->t;
+    size_t idx[REPEAT_WINDOW];
+    size_t n = 0;
+    for (size_t i = t->n_messages; i-- > 0 && n < REPEAT_WINDOW;)
+        if (t->messages[i].from == ESC__FROM_CUSTOMER)
+            idx[n++] = i;
+    if (!n)
+        return 0;
+    uint64_t (*hs)[CONTENT_MAX] = esc__arena_alloc(e->mem,
+                                                   n * sizeof(*hs));
+    size_t *nh = esc__arena_alloc(e->mem, n * sizeof(*nh));
+    for (size_t k = 0; k < n; k++) {
+        const esc__message *m = &t->messages[idx[k]];
+        nh[k] = esc__text_content(e->p->matcher, scratch, m->text, m->len,
+                                  hs[k], CONTENT_MAX);
+    }
+    unsigned best = 1;
+    for (size_t a = 0; a < n; a++) {
+        unsigned group = 1;
+        for (size_t b = 0; b < n; b++)
+            if (a != b && similar(hs[a], nh[a], hs[b], nh[b]))
+                group++;
+        if (group > best)
+            best = group;
+    }
+    return best;
+}
+
+static void compute_facts(ev *e, esc__scratch *scratch)
+{
+    const esc_ticket *t = e->t;
+    int64_t now = e->now;
+    esc__value null = {.t = ESC__T_NULL};
+    for (int f = 0; f < ESC__FACT_COUNT; f++)
+        e->fact[f] = null;
+
+    int64_t created = t->created_at != ESC__NO_TIME ? t->created_at
+                                                    : first_time(t, -1);
+    if (created != ESC__NO_TIME)
+        e->fact[ESC__FACT_AGE] = dur_value(now - created);
+    long lc = last_from(t, 1u << ESC__FROM_CUSTOMER);
+    if (lc >= 0 && t->messages[lc].at != ESC__NO_TIME)
+        e->fact[ESC__FACT_SINCE_CUSTOMER] = dur_value(now - t->messages[lc].at);
+    long lr = last_from(t, (1u << ESC__FROM_AGENT) | (1u << ESC__FROM_BOT));
+    if (lr >= 0 && t->messages[lr].at != ESC__NO_TIME) {
+        e->fact[ESC__FACT_SINCE_REPLY] = dur_value(now - t->messages[lr].at);
+    } else {
+        int64_t fc = first_time(t, ESC__FROM_CUSTOMER);
+        if (fc != ESC__NO_TIME)
+            e->fact[ESC__FACT_SINCE_REPLY] = dur_value(now - fc);
+    }
+    if (lc > 0 && t->messages[lc].at != ESC__NO_TIME) {
+        for (long i = lc - 1; i >= 0; i--)
+            if (t->messages[i].at != ESC__NO_TIME) {
+                e->fact[ESC__FACT_CUSTOMER_GAP] =
+                    dur_value(t->messages[lc].at - t->messages[i].at);
+                break;
+            }
+    }
+    unsigned nc = 0, nr = 0;
+    for (size_t i = 0; i < t->n_messages; i++) {
+        if (t->messages[i].from == ESC__FROM_CUSTOMER)
+            nc++;
+        else if (t->messages[i].from == ESC__FROM_AGENT ||
+                 t->messages[i].from == ESC__FROM_BOT)
+            nr++;
+    }
+    e->fact[ESC__FACT_CUSTOMER_MESSAGES] = num_value(nc);
+    e->fact[ESC__FACT_REPLIES] = num_value(nr);
+    e->fact[ESC__FACT_TROUBLESHOOTING_STEPS] = num_value((double)t->n_steps);
+    e->fact[ESC__FACT_REPEATS] =
+        num_value(e->p->uses_repeats ? repeats(e, scratch) : 0);
+    unsigned prof = e->lex_hits[ESC__LEX_PROFANITY];
+    unsigned anger = e->lex_hits[ESC__LEX_ANGER];
+    const char *sent = "neutral";
+    if (prof || anger >= 3 || (anger && e->shout_msgs))
+        sent = "angry";
+    else if (anger || e->shout_msgs)
+        sent = "frustrated";
+    e->fact[ESC__FACT_SENTIMENT] = str_value(sent);
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static int on_hit(void *ud, const esc__hit *h)
+{
+    ev *e = ud;
+    const esc__pattern *pt = &e->p->patterns[h->id];
+    if (pt->signal == UINT32_MAX) {
+        if (!h->negated && (e->cur_scope & ESC__SCOPE_CUSTOMER))
+            e->lex_hits[pt->lexicon]++;
+        return 0;
+    }
+    const esc__signal *s = &e->p->signals[pt->signal];
+    if (!(s->scope & e->cur_scope))
+        return 0;
+    sig_state *st = &e->sig[pt->signal];
+    hit_ev hv = {.pattern = h->id, .msg = e->cur_msg, .start = h->start,
+                 .end = h->end};
+    if (h->negated) {
+        if (!st->negated)
+            st->neg_ev = hv;
+        st->negated++;
+        return 0;
+    }
+    if (st->n_ev < MAX_EVIDENCE)
+        st->ev[st->n_ev++] = hv;
+    st->hits++;
+    return 0;
+}
+
+static unsigned scope_of(esc__from f)
+{
+    switch (f) {
+    case ESC__FROM_CUSTOMER: return ESC__SCOPE_CUSTOMER;
+    case ESC__FROM_AGENT: return ESC__SCOPE_AGENT;
+    case ESC__FROM_BOT: return ESC__SCOPE_BOT;
+    case ESC__FROM_SYSTEM: return ESC__SCOPE_SYSTEM;
+    }
+    return 0;
+}
+
+static void shouting(ev *e, const char *text, size_t len)
+{
+    esc__shouting sh;
+    esc__text_shouting(text, len, &sh);
+    bool caps = sh.caps_ratio >= 0.6, excl = sh.exclaim_run >= 3;
+    if ((caps || excl) && (e->cur_scope & ESC__SCOPE_CUSTOMER))
+        e->shout_msgs++;
+    for (size_t i = 0; i < e->p->n_signals; i++) {
+        const esc__signal *s = &e->p->signals[i];
+        if (!s->shouting || !(s->scope & e->cur_scope))
+            continue;
+        sig_state *st = &e->sig[i];
+        for (int k = 0; k < 2; k++) {
+            if (!(k == 0 ? caps : excl))
+                continue;
+            hit_ev hv = {.pattern = UINT32_MAX, .msg = e->cur_msg,
+                         .caps = k == 0, .end = len};
+            if (st->n_ev < MAX_EVIDENCE)
+                st->ev[st->n_ev++] = hv;
+            st->hits++;
+        }
+    }
+}
+
+static int scan_all(ev *e, esc__scratch *scratch)
+{
+    const esc_ticket *t = e->t;
+    unsigned scope = e->p->scan_scope;
+    if ((scope & ESC__SCOPE_SUBJECT) && t->subject && *t->subject) {
+        e->cur_msg = -1;
+        e->cur_scope = ESC__SCOPE_SUBJECT;
+        e->cur_text = t->subject;
+        size_t len = strlen(t->subject);
+        int rc = esc__scan(e->p->matcher, scratch, t->subject, len, on_hit, e);
+        if (rc < 0)
+            return rc;
+        shouting(e, t->subject, len);
+    }
+    for (size_t i = 0; i < t->n_messages; i++) {
+        const esc__message *m = &t->messages[i];
+        unsigned sc = scope_of(m->from);
+        if (!(scope & sc))
+            continue;
+        e->cur_msg = (long)i;
+        e->cur_scope = sc;
+        e->cur_text = m->text;
+        int rc = esc__scan(e->p->matcher, scratch, m->text, m->len, on_hit, e);
+        if (rc < 0)
+            return rc;
+        shouting(e, m->text, m->len);
+    }
+    return 0;
+}
+
+/* ---- operands and conditions ------------------------------------------- */
+
+static bool signal_holds(const ev *e, uint32_t i)
+{
+    return e->sig[i].hits >= e->p->signals[i].min_hits;
+}
+
+static esc__value operand(ev *e, const esc__operand *o)
+{
+    const esc_ticket *t = e->t;
+    esc__value v = {.t = ESC__T_NULL};
+    switch (o->kind) {
+    case ESC__OPD_CONST: return o->k;
+    case ESC__OPD_FIELD: return e->fields[o->index];
+    case ESC__OPD_CUSTOMER_TIER: return str_value(t->customer.tier);
+    case ESC__OPD_CUSTOMER_ID: return str_value(t->customer.id);
+    case ESC__OPD_CUSTOMER_EMAIL: return str_value(t->customer.email);
+    case ESC__OPD_CUSTOMER_NAME: return str_value(t->customer.name);
+    case ESC__OPD_CUSTOMER_FLAGS:
+        v.t = ESC__T_LIST;
+        v.items = (const char *const *)t->customer.flags;
+        v.n_items = t->customer.n_flags;
+        return v;
+    case ESC__OPD_CUSTOMER_TENURE:
+        if (t->customer.since != ESC__NO_TIME)
+            return dur_value(e->now - t->customer.since);
+        return v;
+    case ESC__OPD_CHANNEL:
+        return t->has_channel ? str_value(esc__channel_name(t->channel)) : v;
+    case ESC__OPD_STATUS: return str_value(esc__status_name(t->status));
+    case ESC__OPD_LEVEL: return str_value(t->level);
+    case ESC__OPD_SUBJECT: return str_value(t->subject);
+    case ESC__OPD_SIGNAL:
+        v.t = ESC__T_BOOL;
+        v.b = signal_holds(e, o->index);
+        return v;
+    case ESC__OPD_SIGNAL_HITS: return num_value(e->sig[o->index].hits);
+    case ESC__OPD_FACT: return e->fact[o->index];
+    case ESC__OPD_DECISION_ESCALATE:
+        v.t = ESC__T_BOOL;
+        v.b = e->escalate;
+        return v;
+    case ESC__OPD_DECISION_PRIORITY:
+        return str_value(e->prio >= 0 ? e->p->priorities[e->prio].id : NULL);
+    case ESC__OPD_DECISION_TARGETS: {
+        const char **items = esc__arena_alloc(
+            e->mem, (e->n_targets ? e->n_targets : 1) * sizeof(char *));
+        for (size_t i = 0; i < e->n_targets; i++)
+            items[i] = e->p->teams[e->targets[i]].id;
+        v.t = ESC__T_LIST;
+        v.items = items;
+        v.n_items = e->n_targets;
+        return v;
+    }
+    }
+    return v;
+}
+
+static bool truthy(const esc__value *v)
+{
+    switch (v->t) {
+    case ESC__T_BOOL: return v->b;
+    case ESC__T_NUM: return v->n != 0;
+    case ESC__T_DUR:
+    case ESC__T_TIME: return v->d != 0;
+    case ESC__T_STR: return v->s && *v->s;
+    case ESC__T_LIST: return v->n_items > 0;
+    default: return false;
+    }
+}
+
+/* Writes a value for explanations ("4", "5d 2h", "\"port_in\""). */
+static void put_value(esc__sb *sb, const esc__value *v)
+{
+    char buf[64];
+    switch (v->t) {
+    case ESC__T_NULL: esc__sb_puts(sb, "null"); break;
+    case ESC__T_BOOL: esc__sb_puts(sb, v->b ? "true" : "false"); break;
+    case ESC__T_NUM: esc__sb_printf(sb, "%.15g", v->n); break;
+    case ESC__T_DUR:
+        esc__duration_format(v->d, buf, sizeof(buf));
+        esc__sb_puts(sb, buf);
+        break;
+    case ESC__T_TIME:
+        esc_time_format(v->d, buf, sizeof(buf));
+        esc__sb_puts(sb, buf);
+        break;
+    case ESC__T_STR: esc__sb_printf(sb, "\"%s\"", v->s); break;
+    case ESC__T_LIST:
+        esc__sb_putc(sb, '[');
+        for (size_t i = 0; i < v->n_items; i++)
+            esc__sb_printf(sb, "%s%s", i ? ", " : "", v->items[i]);
+        esc__sb_putc(sb, ']');
+        break;
+    default: break;
+    }
+}
+
+static int cmp_num(const esc__value *a, const esc__value *b)
+{
+    double x = a->t == ESC__T_NUM ? a->n : (double)a->d;
+    double y = b->t == ESC__T_NUM ? b->n : (double)b->d;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static bool values_equal(const esc__value *a, const esc__value *b)
+{
+    if (a->t == ESC__T_NULL || b->t == ESC__T_NULL)
+        return a->t == b->t;
+    if (a->t != b->t)
+        return false;
+    switch (a->t) {
+    case ESC__T_BOOL: return a->b == b->b;
+    case ESC__T_NUM: return a->n == b->n;
+    case ESC__T_DUR:
+    case ESC__T_TIME: return a->d == b->d;
+    case ESC__T_STR: return !strcmp(a->s, b->s);
+    case ESC__T_LIST:
+        if (a->n_items != b->n_items)
+            return false;
+        for (size_t i = 0; i < a->n_items; i++)
+            if (strcmp(a->items[i], b->items[i]))
+                return false;
+        return true;
+    default: return false;
+    }
+}
+
+static bool compare(esc__op op, const esc__value *a, const esc__value *b)
+{
+    if (op == ESC__OP_EQ)
+        return values_equal(a, b);
+    if (op == ESC__OP_NE)
+        return !values_equal(a, b);
+    if (a->t == ESC__T_NULL || b->t == ESC__T_NULL)
+        return false;
+    switch (op) {
+    case ESC__OP_LT: return cmp_num(a, b) < 0;
+    case ESC__OP_LE: return cmp_num(a, b) <= 0;
+    case ESC__OP_GT: return cmp_num(a, b) > 0;
+    case ESC__OP_GE: return cmp_num(a, b) >= 0;
+    case ESC__OP_IN:
+        for (size_t i = 0; i < b->n_items; i++)
+            if (a->t == ESC__T_STR && !strcmp(a->s, b->items[i]))
+                return true;
+        return false;
+    case ESC__OP_HAS:
+        for (size_t i = 0; i < a->n_items; i++)
+            if (b->t == ESC__T_STR && !strcmp(a->items[i], b->s))
+                return true;
+        return false;
+    case ESC__OP_CONTAINS:
+        return a->t == ESC__T_STR && b->t == ESC__T_STR &&
+               strcasestr(a->s, b->s) != NULL;
+    default: return false;
+    }
+}
+
+/* Quotes a hit: the words the customer wrote, at most 120 bytes. */
+static void put_quote(ev *e, esc__sb *sb, const hit_ev *h)
+{
+    const char *text = h->msg < 0 ? e->t->subject : e->t->messages[h->msg].text;
+    size_t start = h->start, end = h->end;
+    if (h->pattern == UINT32_MAX) {
+        esc__sb_puts(sb, h->caps ? "written in capitals" : "repeated '!'");
+        return;
+    }
+    if (end - start > 120)
+        end = start + 120;
+    while (end > start && (text[end] & 0xC0) == 0x80)
+        end--;
+    esc__sb_put(sb, text + start, end - start);
+}
+
+static void signal_evidence(ev *e, uint32_t si)
+{
+    const sig_state *st = &e->sig[si];
+    const esc__signal *s = &e->p->signals[si];
+    if (e->because) {
+        esc__sb_printf(e->because, "signals.%s:", s->id);
+        for (unsigned i = 0; i < st->n_ev; i++) {
+            const hit_ev *h = &st->ev[i];
+            esc__sb_puts(e->because, i ? ";" : "");
+            if (h->pattern == UINT32_MAX) {
+                esc__sb_printf(e->because, " %s", h->caps
+                                                      ? "written in capitals"
+                                                      : "repeated '!'");
+            } else {
+                esc__sb_printf(e->because, " \"%s\" found as \"",
+                               e->p->patterns[h->pattern].text);
+                put_quote(e, e->because, h);
+                esc__sb_putc(e->because, '"');
+            }
+            if (h->msg < 0)
+                esc__sb_puts(e->because, " in the subject");
+            else
+                esc__sb_printf(e->because, " in message %ld", h->msg);
+        }
+        if (st->hits > st->n_ev)
+            esc__sb_printf(e->because, " (%u hits in all)", st->hits);
+    }
+    if (e->evjson) {
+        for (unsigned i = 0; i < st->n_ev; i++) {
+            const hit_ev *h = &st->ev[i];
+            if (e->evjson->len > 1)
+                esc__sb_putc(e->evjson, ',');
+            esc__sb_puts(e->evjson, "{\"signal\":");
+            esc__sb_json_str(e->evjson, s->id, strlen(s->id));
+            if (h->pattern != UINT32_MAX) {
+                const char *ph = e->p->patterns[h->pattern].text;
+                esc__sb_puts(e->evjson,
+                             e->p->patterns[h->pattern].regex ? ",\"regex\":"
+                                                              : ",\"phrase\":");
+                esc__sb_json_str(e->evjson, ph, strlen(ph));
+            }
+            if (h->msg >= 0)
+                esc__sb_printf(e->evjson, ",\"message\":%ld", h->msg);
+            else
+                esc__sb_puts(e->evjson, ",\"message\":\"subject\"");
+            esc__sb quote;
+            esc__sb_init(&quote);
+            put_quote(e, &quote, h);
+            esc__sb_puts(e->evjson, ",\"quote\":");
+            esc__sb_json_str(e->evjson, quote.buf ? quote.buf : "", quote.len);
+            esc__sb_free(&quote);
+            esc__sb_putc(e->evjson, '}');
+        }
+    }
+}
+
+static void value_json(esc__sb *sb, const esc__value *v)
+{
+    char buf[64];
+    switch (v->t) {
+    case ESC__T_NULL: esc__sb_puts(sb, "null"); break;
+    case ESC__T_BOOL: esc__sb_puts(sb, v->b ? "true" : "false"); break;
+    case ESC__T_NUM: esc__sb_printf(sb, "%.15g", v->n); break;
+    case ESC__T_DUR:
+        esc__duration_format(v->d, buf, sizeof(buf));
+        esc__sb_json_str(sb, buf, strlen(buf));
+        break;
+    case ESC__T_TIME:
+        esc_time_format(v->d, buf, sizeof(buf));
+        esc__sb_json_str(sb, buf, strlen(buf));
+        break;
+    case ESC__T_STR: esc__sb_json_str(sb, v->s, strlen(v->s)); break;
+    case ESC__T_LIST:
+        esc__sb_putc(sb, '[');
+        for (size_t i = 0; i < v->n_items; i++) {
+            if (i)
+                esc__sb_putc(sb, ',');
+            esc__sb_json_str(sb, v->items[i], strlen(v->items[i]));
+        }
+        esc__sb_putc(sb, ']');
+        break;
+    default: esc__sb_puts(sb, "null"); break;
+    }
+}
+
+static void cmp_evidence(ev *e, const esc__cond *c, const esc__value *a,
+                         const esc__value *b)
+{
+    if (e->because) {
+        esc__sb *sb = e->because;
+        if (c->kind == ESC__C_TRUTH) {
+            esc__sb_printf(sb, "%s = ", c->a.text);
+            put_value(sb, a);
+        } else {
+            esc__sb_puts(sb, c->a.text);
+            if (c->a.kind != ESC__OPD_CONST) {
+                esc__sb_puts(sb, " = ");
+                put_value(sb, a);
+            }
+            esc__sb_printf(sb, " %s ", esc__op_text(c->op));
+            esc__sb_puts(sb, c->b.text);
+            if (c->b.kind != ESC__OPD_CONST) {
+                esc__sb_puts(sb, " = ");
+                put_value(sb, b);
+            }
+        }
+    }
+    if (e->evjson) {
+        if (e->evjson->len > 1)
+            esc__sb_putc(e->evjson, ',');
+        esc__sb_puts(e->evjson, "{\"condition\":");
+        esc__sb_json_str(e->evjson, c->src, strlen(c->src));
+        esc__sb_puts(e->evjson, ",\"value\":");
+        value_json(e->evjson, a);
+        esc__sb_putc(e->evjson, '}');
+    }
+}
+
+/*
+ * Evaluates a condition. When it holds, its evidence is appended to
+ * e->because / e->evjson (when set); when it fails, *failed is the first
+ * condition that failed.
+ */
+static bool eval_cond(ev *e, const esc__cond *c, const esc__cond **failed)
+{
+    switch (c->kind) {
+    case ESC__C_CONST:
+        if (!c->value && failed)
+            *failed = c;
+        if (c->value && e->because)
+            esc__sb_puts(e->because, "always");
+        return c->value;
+    case ESC__C_AND: {
+        size_t mark = e->because ? e->because->len : 0;
+        for (size_t i = 0; i < c->n_kids; i++) {
+            if (i && e->because)
+                esc__sb_puts(e->because, "; ");
+            if (!eval_cond(e, c->kids[i], failed)) {
+                if (e->because) {
+                    e->because->len = mark;
+                    if (e->because->buf)
+                        e->because->buf[mark] = 0;
+                }
+                return false;
+            }
+        }
+        return true;
+    }
+    case ESC__C_OR:
+        for (size_t i = 0; i < c->n_kids; i++)
+            if (eval_cond(e, c->kids[i], NULL))
+                return true;
+        if (failed)
+            *failed = c;
+        return false;
+    case ESC__C_NOT: {
+        esc__sb *b = e->because, *j = e->evjson;
+        e->because = NULL;
+        e->evjson = NULL;
+        bool inner = eval_cond(e, c->kids[0], NULL);
+        e->because = b;
+        e->evjson = j;
+        if (inner) {
+            if (failed)
+                *failed = c;
+            return false;
+        }
+        if (e->because)
+            esc__sb_printf(e->because, "not (%s)", c->kids[0]->src
+                                                       ? c->kids[0]->src
+                                                       : "...");
+        return true;
+    }
+    case ESC__C_TRUTH: {
+        esc__value a = operand(e, &c->a);
+        bool ok = truthy(&a);
+        if (!ok) {
+            if (failed)
+                *failed = c;
+            return false;
+        }
+        if (c->a.kind == ESC__OPD_SIGNAL)
+            signal_evidence(e, c->a.index);
+        else
+            cmp_evidence(e, c, &a, NULL);
+        return true;
+    }
+    case ESC__C_CMP: {
+        esc__value a = operand(e, &c->a), b = operand(e, &c->b);
+        bool ok = compare(c->op, &a, &b);
+        if (!ok) {
+            if (failed)
+                *failed = c;
+            return false;
+        }
+        cmp_evidence(e, c, &a, &b);
+        return true;
+    }
+    }
+    return false;
+}
+
+/* Evaluates a condition without recording anything. */
+static bool holds(ev *e, const esc__cond *c)
+{
+    esc__sb *b = e->because, *j = e->evjson;
+    e->because = e->evjson = NULL;
+    bool r = c ? eval_cond(e, c, NULL) : true;
+    e->because = b;
+    e->evjson = j;
+    return r;
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+static void render_value(esc__sb *sb, const esc__value *v)
+{
+    char buf[64];
+    switch (v->t) {
+    case ESC__T_BOOL: esc__sb_puts(sb, v->b ? "yes" : "no"); break;
+    case ESC__T_NUM: esc__sb_printf(sb, "%.15g", v->n); break;
+    case ESC__T_DUR:
+        esc__duration_words(v->d, buf, sizeof(buf));
+        esc__sb_puts(sb, buf);
+        break;
+    case ESC__T_TIME:
+        esc_time_format(v->d, buf, sizeof(buf));
+        esc__sb_puts(sb, buf);
+        break;
+    case ESC__T_STR: esc__sb_puts(sb, v->s); break;
+    case ESC__T_LIST:
+        for (size_t i = 0; i < v->n_items; i++)
+            esc__sb_printf(sb, "%s%s", i ? ", " : "", v->items[i]);
+        break;
+    default: break;
+    }
+}
+
+static bool present(const esc__value *v)
+{
+    switch (v->t) {
+    case ESC__T_NULL: return false;
+    case ESC__T_STR: return v->s && *v->s;
+    case ESC__T_LIST: return v->n_items > 0;
+    default: return true;
+    }
+}
+
+static const esc__message *customer_msg(const esc_ticket *t, bool last)
+{
+    if (last) {
+        for (size_t i = t->n_messages; i-- > 0;)
+            if (t->messages[i].from == ESC__FROM_CUSTOMER)
+                return &t->messages[i];
+    } else {
+        for (size_t i = 0; i < t->n_messages; i++)
+            if (t->messages[i].from == ESC__FROM_CUSTOMER)
+                return &t->messages[i];
+    }
+    return NULL;
+}
+
+static void put_excerpt(esc__sb *sb, const char *s, size_t len, size_t max)
+{
+    if (len <= max) {
+        esc__sb_put(sb, s, len);
+        return;
+    }
+    size_t end = max;
+    while (end > 0 && ((unsigned char)s[end] & 0xC0) == 0x80)
+        end--;
+    esc__sb_put(sb, s, end);
+    esc__sb_puts(sb, "…");
+}
+
+static void render_reason(ev *e, esc__sb *sb, uint32_t r);
+
+/* Renders one placeholder; returns false when its value is absent. */
+static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
+{
+    const esc_policy *p = e->p;
+    const esc_ticket *t = e->t;
+    const esc__priority *pr = e->prio >= 0 ? &p->priorities[e->prio] : NULL;
+    const esc__team *team = e->n_targets ? &p->teams[e->targets[0]] : NULL;
+    char buf[64];
+    switch (sg->kind) {
+    case ESC__PH_TEXT: esc__sb_put(sb, sg->text, sg->len); return true;
+    case ESC__PH_OPERAND: {
+        esc__value v = operand(e, &sg->opd);
+        if (!present(&v))
+            return false;
+        render_value(sb, &v);
+        return true;
+    }
+    case ESC__PH_TICKET_ID: esc__sb_puts(sb, t->id); return true;
+    case ESC__PH_PRIORITY_ID:
+        if (!pr) return false;
+        esc__sb_puts(sb, pr->id);
+        return true;
+    case ESC__PH_PRIORITY_NAME:
+        if (!pr) return false;
+        esc__sb_puts(sb, pr->name);
+        return true;
+    case ESC__PH_PRIORITY_PROMISE:
+        if (!pr || !pr->promise) return false;
+        esc__sb_puts(sb, pr->promise);
+        return true;
+    case ESC__PH_TEAM_ID:
+        if (!team) return false;
+        esc__sb_puts(sb, team->id);
+        return true;
+    case ESC__PH_TEAM_NAME:
+        if (!team) return false;
+        esc__sb_puts(sb, team->name);
+        return true;
+    case ESC__PH_TEAM_PROMISE:
+        if (!team || !team->promise) return false;
+        esc__sb_puts(sb, team->promise);
+        return true;
+    case ESC__PH_TEAM_RESPOND:
+        if (!team || team->respond_within < 0) return false;
+        esc__duration_words(team->respond_within, buf, sizeof(buf));
+        esc__sb_puts(sb, buf);
+        return true;
+    case ESC__PH_TARGETS:
+        if (!e->n_targets) return false;
+        for (size_t i = 0; i < e->n_targets; i++)
+            esc__sb_printf(sb, "%s%s", i ? " + " : "",
+                           p->teams[e->targets[i]].name);
+        return true;
+    case ESC__PH_REASONS:
+        if (!e->n_order) return false;
+        for (size_t i = 0; i < e->n_order; i++) {
+            if (e->n_order > 1)
+                esc__sb_puts(sb, i ? "\n- " : "- ");
+            render_reason(e, sb, e->order[i]);
+        }
+        return true;
+    case ESC__PH_EVIDENCE: {
+        bool any = false;
+        for (size_t i = 0; i < p->n_signals; i++) {
+            const sig_state *st = &e->sig[i];
+            for (unsigned k = 0; k < st->n_ev; k++) {
+                const hit_ev *h = &st->ev[k];
+                esc__sb_puts(sb, any ? "; " : "");
+                esc__sb_putc(sb, '"');
+                put_quote(e, sb, h);
+                if (h->msg < 0)
+                    esc__sb_puts(sb, "\" (subject)");
+                else
+                    esc__sb_printf(sb, "\" (message %ld)", h->msg);
+                any = true;
+            }
+        }
+        return any;
+    }
+    case ESC__PH_TROUBLESHOOTING:
+        if (!t->n_steps) return false;
+        for (size_t i = 0; i < t->n_steps; i++) {
+            esc__sb_printf(sb, "%s%zu. %s", i ? "\n" : "", i + 1,
+                           t->steps[i].step);
+            if (t->steps[i].result && *t->steps[i].result)
+                esc__sb_printf(sb, " → %s", t->steps[i].result);
+        }
+        return true;
+    case ESC__PH_FIRST_MESSAGE:
+    case ESC__PH_LAST_MESSAGE: {
+        const esc__message *m =
+            customer_msg(t, sg->kind == ESC__PH_LAST_MESSAGE);
+        if (!m) return false;
+        put_excerpt(sb, m->text, m->len, 1000);
+        return true;
+    }
+    case ESC__PH_RESPOND_BY:
+        if (e->respond_by == ESC__NO_TIME) return false;
+        esc_time_format(e->respond_by, buf, sizeof(buf));
+        esc__sb_puts(sb, buf);
+        return true;
+    case ESC__PH_TAGS:
+        if (!e->n_tags) return false;
+        for (size_t i = 0; i < e->n_tags; i++)
+            esc__sb_printf(sb, "%s%s", i ? ", " : "", e->tags[i]);
+        return true;
+    case ESC__PH_ACTIONS:
+        if (!e->n_actions) return false;
+        for (size_t i = 0; i < e->n_actions; i++)
+            esc__sb_printf(sb, "%s%s", i ? ", " : "",
+                           p->actions[e->actions[i]].id);
+        return true;
+    case ESC__PH_CUSTOMER_SINCE:
+        if (t->customer.since == ESC__NO_TIME) return false;
+        esc_time_format(t->customer.since, buf, sizeof(buf));
+        buf[10] = 0;
+        esc__sb_puts(sb, buf);
+        return true;
+    case ESC__PH_LEVEL_NAME:
+        if (e->level < 0) return false;
+        esc__sb_puts(sb, p->levels[e->level].name ? p->levels[e->level].name
+                                                  : p->levels[e->level].id);
+        return true;
+    }
+    return false;
+}
+
+static void render(ev *e, esc__sb *sb, const esc__tmpl *tm)
+{
+    for (size_t i = 0; i < tm->n_segs; i++) {
+        const esc__segment *sg = &tm->segs[i];
+        size_t mark = sb->len;
+        if (render_ph(e, sb, sg))
+            continue;
+        sb->len = mark;
+        if (sb->buf)
+            sb->buf[mark] = 0;
+        if (sg->fallback)
+            esc__sb_puts(sb, sg->fallback);
+        else
+            esc__sb_printf(sb, "[%s]", sg->text);
+    }
+}
+
+static void render_reason(ev *e, esc__sb *sb, uint32_t r)
+{
+    const esc__rule *ru = &e->p->rules[r];
+    if (ru->has_reason)
+        render(e, sb, &ru->reason);
+    else if (e->rules[r].because && *e->rules[r].because)
+        esc__sb_puts(sb, e->rules[r].because);
+    else
+        esc__sb_puts(sb, ru->description ? ru->description : ru->id);
+}
+
+static char *render_str(ev *e, const esc__tmpl *tm)
+{
+    esc__sb sb;
+    esc__sb_init(&sb);
+    render(e, &sb, tm);
+    char *s = esc__arena_strndup(e->mem, sb.buf ? sb.buf : "", sb.len);
+    esc__sb_free(&sb);
+    return s;
+}
+
+/* The note used when no template applies. */
+static char *generic_note(ev *e)
+{
+    const esc_policy *p = e->p;
+    const esc_ticket *t = e->t;
+    esc__sb sb;
+    esc__sb_init(&sb);
+    esc__sb_printf(&sb, "## Escalation: %s", p->priorities[e->prio].name);
+    if (e->n_targets) {
+        esc__sb_puts(&sb, " → ");
+        for (size_t i = 0; i < e->n_targets; i++)
+            esc__sb_printf(&sb, "%s%s", i ? " + " : "",
+                           p->teams[e->targets[i]].name);
+    }
+    esc__sb_printf(&sb, "\n\nTicket: %s", t->id);
+    if (t->subject && *t->subject)
+        esc__sb_printf(&sb, " — %s", t->subject);
+    esc__sb_puts(&sb, "\nCustomer: ");
+    esc__sb_puts(&sb, t->customer.name ? t->customer.name : "(no name)");
+    if (t->customer.email)
+        esc__sb_printf(&sb, " <%s>", t->customer.email);
+    if (t->customer.tier)
+        esc__sb_printf(&sb, ", tier %s", t->customer.tier);
+    for (size_t i = 0; i < t->customer.n_flags; i++)
+        esc__sb_printf(&sb, "%s%s", i ? ", " : " [", t->customer.flags[i]);
+    if (t->customer.n_flags)
+        esc__sb_putc(&sb, ']');
+    esc__sb_puts(&sb, "\n\n### Why\n");
+    for (size_t i = 0; i < e->n_order; i++) {
+        esc__sb_puts(&sb, "- ");
+        render_reason(e, &sb, e->order[i]);
+        esc__sb_putc(&sb, '\n');
+    }
+    if (t->n_steps) {
+        esc__sb_puts(&sb, "\n### What was tried\n");
+        for (size_t i = 0; i < t->n_steps; i++) {
+            esc__sb_printf(&sb, "%zu. %s", i + 1, t->steps[i].step);
+            if (t->steps[i].result && *t->steps[i].result)
+                esc__sb_printf(&sb, " → %s", t->steps[i].result);
+            esc__sb_putc(&sb, '\n');
+        }
+    }
+    const esc__message *m = customer_msg(t, true);
+    if (m) {
+        esc__sb_puts(&sb, "\n### Customer's latest message\n> ");
+        put_excerpt(&sb, m->text, m->len, 1000);
+        esc__sb_putc(&sb, '\n');
+    }
+    esc__sb_printf(&sb, "\nSentiment: %s\n",
+                   e->fact[ESC__FACT_SENTIMENT].s);
+    char *s = esc__arena_strndup(e->mem, sb.buf, sb.len);
+    esc__sb_free(&sb);
+    return s;
+}
+
+/* ---- the decision ------------------------------------------------------- */
+
+struct esc_decision {
+    char *json;        /* without "explain" */
+    size_t len;
+    char *explain;     /* the explain object, or NULL */
+    size_t explain_len;
+    bool escalate, stop;
+    char *priority;
+    char **targets;
+    size_t n_targets;
+};
+
+void esc_decision_free(esc_decision **dp)
+{
+    if (!dp || !*dp)
+        return;
+    esc_decision *d = *dp;
+    free(d->json);
+    free(d->explain);
+    free(d->priority);
+    for (size_t i = 0; i < d->n_targets; i++)
+        free(d->targets[i]);
+    free(d->targets);
+    free(d);
+    *dp = NULL;
+}
+
+int esc_decision_escalate(const esc_decision *d) { return d && d->escalate; }
+int esc_decision_stop_conversation(const esc_decision *d)
+{
+    return d && d->stop;
+}
+const char *esc_decision_priority(const esc_decision *d)
+{
+    return d ? d->priority : NULL;
+}
+size_t esc_decision_target_count(const esc_decision *d)
+{
+    return d ? d->n_targets : 0;
+}
+const char *esc_decision_target(const esc_decision *d, size_t i)
+{
+    return d && i < d->n_targets ? d->targets[i] : NULL;
+}
+
+static void json_key(esc__sb *sb, const char *k, bool *first)
+{
+    if (!*first)
+        esc__sb_putc(sb, ',');
+    *first = false;
+    esc__sb_json_str(sb, k, strlen(k));
+    esc__sb_putc(sb, ':');
+}
+
+static void json_s(esc__sb *sb, const char *s)
+{
+    if (s)
+        esc__sb_json_str(sb, s, strlen(s));
+    else
+        esc__sb_puts(sb, "null");
+}
+
+static void json_time(esc__sb *sb, int64_t t)
+{
+    char buf[32];
+    if (t == ESC__NO_TIME) {
+        esc__sb_puts(sb, "null");
+        return;
+    }
+    esc_time_format(t, buf, sizeof(buf));
+    esc__sb_json_str(sb, buf, strlen(buf));
+}
+
+static void json_strs(esc__sb *sb, const char *const *v, size_t n)
+{
+    esc__sb_putc(sb, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            esc__sb_putc(sb, ',');
+        json_s(sb, v[i]);
+    }
+    esc__sb_putc(sb, ']');
+}
+
+static bool add_unique(const char ***v, size_t *n, size_t *cap, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*v)[i], s))
+            return false;
+    ESC__PUSH(*v, *n, *cap, s);
+    return true;
+}
+
+static bool required_present(ev *e, const char *path)
+{
+    const esc_ticket *t = e->t;
+    if (!strncmp(path, "fields.", 7)) {
+        int i = esc__find_field(e->p, path + 7);
+        return i >= 0 && present(&e->fields[i]);
+    }
+    if (!strcmp(path, "subject")) return t->subject && *t->subject;
+    if (!strcmp(path, "troubleshooting")) return t->n_steps > 0;
+    if (!strcmp(path, "messages")) return t->n_messages > 0;
+    if (!strcmp(path, "customer.email")) return t->customer.email && *t->customer.email;
+    if (!strcmp(path, "customer.name")) return t->customer.name && *t->customer.name;
+    if (!strcmp(path, "customer.id")) return t->customer.id && *t->customer.id;
+    if (!strcmp(path, "customer.tier")) return t->customer.tier && *t->customer.tier;
+    if (!strcmp(path, "customer.since")) return t->customer.since != ESC__NO_TIME;
+    return true;
+}
+
+static void check_required(ev *e, const char *const *req, size_t n,
+                           const char ***miss, size_t *nm, size_t *cap)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!required_present(e, req[i]))
+            add_unique(miss, nm, cap, req[i]);
+}
+
+static int rule_order_cmp(const void *a, const void *b, void *ud)
+{
+    const esc_policy *p = ud;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    uint32_t px = p->rules[x].priority, py = p->rules[y].priority;
+    if (px != py)
+        return px < py ? -1 : 1;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* The team one tier above the ticket's current level. */
+static int next_tier_team(ev *e)
+{
+    const esc_policy *p = e->p;
+    int cur = 0;
+    if (e->t->level) {
+        int ti = esc__find_team(p, e->t->level);
+        if (ti >= 0)
+            cur = p->teams[ti].tier;
+    }
+    if (cur == 0) {
+        /* Unknown level: the ticket sits at the lowest tier. */
+        cur = INT32_MAX;
+        for (size_t i = 0; i < p->n_teams; i++)
+            if (p->teams[i].tier > 0 && p->teams[i].tier < cur)
+                cur = p->teams[i].tier;
+    }
+    int best = -1, top = -1;
+    for (size_t i = 0; i < p->n_teams; i++) {
+        int tr = p->teams[i].tier;
+        if (tr > cur && (best < 0 || tr < p->teams[best].tier))
+            best = (int)i;
+        if (tr > 0 && (top < 0 || tr > p->teams[top].tier))
+            top = (int)i;
+    }
+    return best >= 0 ? best : top;
+}
+
+static const esc__template *choose_template(ev *e)
+{
+    const esc_policy *p = e->p;
+    for (size_t i = 0; i < e->n_order; i++) {
+        const esc__rule *r = &p->rules[e->order[i]];
+        if (r->escalate && r->tmpl >= 0)
+            return &p->templates[r->tmpl];
+        if (r->escalate)
+            break;
+    }
+    if (!e->n_targets)
+        return NULL;
+    uint32_t primary = e->targets[0];
+    for (size_t i = 0; i < p->n_templates; i++) {
+        const esc__template *t = &p->templates[i];
+        bool f = false;
+        for (size_t k = 0; k < t->n_for; k++)
+            f |= t->for_teams[k] == primary;
+        if (f && holds(e, t->when))
+            return t;
+    }
+    for (size_t i = 0; i < p->n_templates; i++) {
+        const esc__template *t = &p->templates[i];
+        if (!t->n_for && holds(e, t->when))
+            return t;
+    }
+    return NULL;
+}
+
+static const esc__tmpl *customer_tmpl(const ev *e, const esc__template *t)
+{
+    bool email = e->t->has_channel && (e->t->channel == ESC__CH_EMAIL ||
+                                       e->t->channel == ESC__CH_WEB);
+    if (email && t->has_email)
+        return &t->customer_email;
+    if (!email && t->has_chat)
+        return &t->customer_chat;
+    if (t->has_default)
+        return &t->customer_default;
+    /* A template with only one of chat/email serves both. */
+    if (t->has_chat)
+        return &t->customer_chat;
+    if (t->has_email)
+        return &t->customer_email;
+    return NULL;
+}
+
+typedef struct notif {
+    const char *channel, *to, *text;
+} notif;
+
+static void add_notifs(ev *e, const esc__notify *nt, size_t n, notif **v,
+                       size_t *nv, size_t *cap)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < *nv; k++)
+            dup |= !strcmp((*v)[k].channel, nt[i].channel) &&
+                   !strcmp((*v)[k].to ? (*v)[k].to : "",
+                           nt[i].to ? nt[i].to : "");
+        if (dup)
+            continue;
+        notif x = {.channel = nt[i].channel, .to = nt[i].to};
+        if (nt[i].has_text) {
+            x.text = render_str(e, &nt[i].text);
+        } else {
+            esc__sb sb;
+            esc__sb_init(&sb);
+            esc__sb_printf(&sb, "[%s] Ticket %s escalated to ",
+                           e->p->priorities[e->prio].name, e->t->id);
+            for (size_t k = 0; k < e->n_targets; k++)
+                esc__sb_printf(&sb, "%s%s", k ? " + " : "",
+                               e->p->teams[e->targets[k]].name);
+            if (e->n_order) {
+                esc__sb_puts(&sb, ": ");
+                render_reason(e, &sb, e->order[0]);
+            }
+            x.text = esc__arena_strndup(e->mem, sb.buf, sb.len);
+            esc__sb_free(&sb);
+        }
+        ESC__PUSH(*v, *nv, *cap, x);
+    }
+}
+
+typedef struct follow {
+    int64_t at;
+    const char *team;
+} follow;
+
+static void add_follow(follow **v, size_t *n, size_t *cap, int64_t at,
+                       const char *team)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].at == at && !strcmp((*v)[i].team, team))
+            return;
+    follow f = {at, team};
+    ESC__PUSH(*v, *n, *cap, f);
+}
+
+static void explain_json(ev *e, esc__sb *sb, const esc__template *tmpl)
+{
+    const esc_policy *p = e->p;
+    bool first = true;
+    esc__sb_putc(sb, '{');
+    json_key(sb, "now", &first);
+    json_time(sb, e->now);
+    json_key(sb, "facts", &first);
+    esc__sb_putc(sb, '{');
+    for (int f = 0; f < ESC__FACT_COUNT; f++) {
+        if (f)
+            esc__sb_putc(sb, ',');
+        json_s(sb, esc__fact_name((esc__fact)f));
+        esc__sb_putc(sb, ':');
+        value_json(sb, &e->fact[f]);
+    }
+    esc__sb_putc(sb, '}');
+    json_key(sb, "signals", &first);
+    esc__sb_putc(sb, '[');
+    for (size_t i = 0; i < p->n_signals; i++) {
+        const sig_state *st = &e->sig[i];
+        esc__sb_printf(sb, "%s{\"signal\":", i ? "," : "");
+        json_s(sb, p->signals[i].id);
+        esc__sb_printf(sb, ",\"holds\":%s,\"hits\":%u,\"negated\":%u",
+                       signal_holds(e, (uint32_t)i) ? "true" : "false",
+                       st->hits, st->negated);
+        esc__sb evj;
+        esc__sb_init(&evj);
+        esc__sb_putc(&evj, '[');
+        esc__sb *ob = e->because, *oj = e->evjson;
+        e->because = NULL;
+        e->evjson = &evj;
+        signal_evidence(e, (uint32_t)i);
+        e->because = ob;
+        e->evjson = oj;
+        esc__sb_putc(&evj, ']');
+        esc__sb_puts(sb, ",\"evidence\":");
+        esc__sb_put(sb, evj.buf, evj.len);
+        esc__sb_free(&evj);
+        if (st->negated) {
+            esc__sb_puts(sb, ",\"negated_example\":");
+            esc__sb q;
+            esc__sb_init(&q);
+            put_quote(e, &q, &st->neg_ev);
+            esc__sb_json_str(sb, q.buf ? q.buf : "", q.len);
+            esc__sb_free(&q);
+        }
+        esc__sb_putc(sb, '}');
+    }
+    esc__sb_putc(sb, ']');
+    json_key(sb, "rules", &first);
+    esc__sb_putc(sb, '[');
+    for (size_t i = 0; i < p->n_rules; i++) {
+        const rule_state *rs = &e->rules[i];
+        esc__sb_printf(sb, "%s{\"rule\":", i ? "," : "");
+        json_s(sb, p->rules[i].id);
+        esc__sb_printf(sb, ",\"fired\":%s", rs->fired ? "true" : "false");
+        if (rs->fired && rs->held_by >= 0) {
+            esc__sb_puts(sb, ",\"held_by\":");
+            json_s(sb, p->suppressions[rs->held_by].id);
+        }
+        if (!rs->fired && rs->failed) {
+            const esc__cond *f = rs->failed;
+            esc__sb_puts(sb, ",\"failed\":{\"condition\":");
+            json_s(sb, f->src ? f->src : "");
+            esc__sb_printf(sb, ",\"at\":\"%s:%d:%d\"", p->file, f->line,
+                           f->col);
+            if (f->kind == ESC__C_CMP || f->kind == ESC__C_TRUTH) {
+                esc__value a = operand(e, &f->a);
+                esc__sb_puts(sb, ",\"value\":");
+                value_json(sb, &a);
+            }
+            esc__sb_putc(sb, '}');
+        }
+        esc__sb_putc(sb, '}');
+    }
+    esc__sb_putc(sb, ']');
+    json_key(sb, "suppressions", &first);
+    esc__sb_putc(sb, '[');
+    for (size_t i = 0; i < p->n_suppressions; i++) {
+        const esc__suppression *s = &p->suppressions[i];
+        bool when = holds(e, s->when);
+        bool except = s->except && holds(e, s->except);
+        bool held = false;
+        for (size_t r = 0; r < p->n_rules; r++)
+            held |= e->rules[r].fired && e->rules[r].held_by == (int)i;
+        esc__sb_printf(sb, "%s{\"suppression\":", i ? "," : "");
+        json_s(sb, s->id);
+        esc__sb_printf(sb, ",\"when\":%s,\"except\":%s,\"held\":%s}",
+                       when ? "true" : "false", except ? "true" : "false",
+                       held ? "true" : "false");
+    }
+    esc__sb_putc(sb, ']');
+    json_key(sb, "template", &first);
+    json_s(sb, tmpl ? tmpl->id : NULL);
+    esc__sb_putc(sb, '}');
+}
+
+int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
+                        unsigned flags, esc_decision **out, esc_error *err)
+{
+    if (!eng || !ticket || !out)
+        return ESC_EINVAL;
+    *out = NULL;
+    if (err)
+        memset(err, 0, sizeof(*err));
+    const esc_policy *p = eng->p;
+    esc__arena_reset(&eng->mem);
+    ev e = {.p = p, .t = ticket, .now = now, .mem = &eng->mem, .err = err,
+            .prio = -1, .level = -1, .respond_by = ESC__NO_TIME};
+
+    load_fields(&e);
+    if (e.failed)
+        return ESC_ETICKET;
+    e.sig = esc__arena_alloc(e.mem, (p->n_signals ? p->n_signals : 1) *
+                                        sizeof(*e.sig));
+    if (scan_all(&e, eng->scratch) < 0) {
+        set_err(&e, "", "the text matcher failed");
+        return ESC_EMATCH;
+    }
+    compute_facts(&e, eng->scratch);
+
+    /* Rules. */
+    size_t nr = p->n_rules;
+    e.rules = esc__arena_alloc(e.mem, (nr ? nr : 1) * sizeof(*e.rules));
+    esc__sb because, evj;
+    esc__sb_init(&because);
+    esc__sb_init(&evj);
+    for (size_t i = 0; i < nr; i++) {
+        rule_state *rs = &e.rules[i];
+        rs->held_by = -1;
+        esc__sb_reset(&because);
+        esc__sb_reset(&evj);
+        esc__sb_putc(&evj, '[');
+        e.because = &because;
+        e.evjson = &evj;
+        rs->fired = eval_cond(&e, p->rules[i].when, &rs->failed);
+        e.because = e.evjson = NULL;
+        if (rs->fired) {
+            esc__sb_putc(&evj, ']');
+            rs->because = esc__arena_strndup(e.mem, because.buf ? because.buf
+                                                                : "",
+                                             because.len);
+            rs->evidence_json = esc__arena_strndup(e.mem, evj.buf, evj.len);
+        }
+    }
+
+    /* Suppressions. */
+    typedef struct supp_out {
+        uint32_t s;
+        char *because;
+    } supp_out;
+    supp_out *supp = NULL;
+    size_t nsupp = 0, capsupp = 0;
+    for (size_t i = 0; i < p->n_suppressions; i++) {
+        const esc__suppression *s = &p->suppressions[i];
+        bool any_fired = false;
+        for (size_t r = 0; r < nr; r++)
+            any_fired |= e.rules[r].fired && e.rules[r].held_by < 0;
+        if (!any_fired)
+            break;
+        esc__sb_reset(&because);
+        e.because = &because;
+        bool when = eval_cond(&e, s->when, NULL);
+        e.because = NULL;
+        if (!when || (s->except && holds(&e, s->except)))
+            continue;
+        bool held_any = false;
+        for (size_t r = 0; r < nr; r++) {
+            const esc__rule *ru = &p->rules[r];
+            rule_state *rs = &e.rules[r];
+            if (!rs->fired || rs->held_by >= 0 || ru->unsuppressible ||
+                p->priorities[ru->priority].unsuppressible)
+                continue;
+            bool covered = !s->applies_to;
+            for (size_t k = 0; k < s->n_applies_to; k++)
+                covered |= s->applies_to[k] == r;
+            if (covered) {
+                rs->held_by = (int)i;
+                held_any = true;
+            }
+        }
+        if (held_any) {
+            supp_out so = {(uint32_t)i,
+                           esc__arena_strndup(e.mem,
+                                              because.buf ? because.buf : "",
+                                              because.len)};
+            ESC__PUSH(supp, nsupp, capsupp, so);
+        }
+    }
+
+    /* Combine. */
+    uint32_t *order = esc__arena_alloc(e.mem, (nr ? nr : 1) * sizeof(*order));
+    size_t no = 0;
+    for (size_t i = 0; i < nr; i++)
+        if (e.rules[i].fired && e.rules[i].held_by < 0)
+            order[no++] = (uint32_t)i;
+    qsort_r(order, no, sizeof(*order), rule_order_cmp, (void *)p);
+    e.order = order;
+    e.n_order = no;
+
+    uint32_t *targets = NULL;
+    size_t nt = 0, capt = 0;
+    const char **tags = NULL;
+    size_t ntag = 0, captag = 0;
+    uint32_t *acts = NULL;
+    size_t nact = 0, capact = 0;
+    bool stop = false;
+    int prio = -1;
+    for (size_t i = 0; i < no; i++) {
+        const esc__rule *r = &p->rules[order[i]];
+        if (r->escalate) {
+            if (prio < 0)
+                prio = (int)r->priority;
+            e.escalate = true;
+            for (size_t k = 0; k <= r->n_targets; k++) {
+                int team = k < r->n_targets ? (int)r->targets[k]
+                         : r->next_tier     ? next_tier_team(&e)
+                                            : -1;
+                if (team < 0)
+                    continue;
+                bool dup = false;
+                for (size_t j = 0; j < nt; j++)
+                    dup |= targets[j] == (uint32_t)team;
+                if (!dup)
+                    ESC__PUSH(targets, nt, capt, (uint32_t)team);
+            }
+        }
+        stop |= r->stop_conversation;
+        for (size_t k = 0; k < r->n_tags; k++)
+            add_unique(&tags, &ntag, &captag, r->tags[k]);
+        for (size_t k = 0; k < r->n_actions; k++) {
+            bool dup = false;
+            for (size_t j = 0; j < nact; j++)
+                dup |= acts[j] == r->actions[k];
+            if (!dup)
+                ESC__PUSH(acts, nact, capact, r->actions[k]);
+        }
+        if (r->level > e.level)
+            e.level = r->level;
+    }
+    if (prio < 0)
+        prio = (int)p->default_priority;
+    e.prio = prio;
+    e.targets = targets;
+    e.n_targets = nt;
+    if (e.escalate) {
+        const esc__priority *pr = &p->priorities[prio];
+        for (size_t k = 0; k < pr->n_tags; k++)
+            add_unique(&tags, &ntag, &captag, pr->tags[k]);
+        for (size_t i = 0; i < nt; i++) {
+            const esc__team *tm = &p->teams[targets[i]];
+            for (size_t k = 0; k < tm->n_tags; k++)
+                add_unique(&tags, &ntag, &captag, tm->tags[k]);
+        }
+        if (pr->respond_within >= 0)
+            e.respond_by = now + pr->respond_within;
+        else if (nt && p->teams[targets[0]].respond_within >= 0)
+            e.respond_by = now + p->teams[targets[0]].respond_within;
+    }
+    e.tags = tags;
+    e.n_tags = ntag;
+    e.actions = acts;
+    e.n_actions = nact;
+
+    const esc__template *tmpl = e.escalate ? choose_template(&e) : NULL;
+    const char **miss = NULL;
+    size_t nmiss = 0, capmiss = 0;
+    follow *fus = NULL;
+    size_t nfu = 0, capfu = 0;
+    notif *nts = NULL;
+    size_t nnt = 0, capnt = 0;
+    char *note = NULL, *cmsg = NULL;
+    if (e.escalate) {
+        check_required(&e, p->requires, p->n_requires, &miss, &nmiss,
+                       &capmiss);
+        for (size_t i = 0; i < nt; i++)
+            check_required(&e, p->teams[targets[i]].requires,
+                           p->teams[targets[i]].n_requires, &miss, &nmiss,
+                           &capmiss);
+        for (size_t i = 0; i < no; i++)
+            check_required(&e, p->rules[order[i]].requires,
+                           p->rules[order[i]].n_requires, &miss, &nmiss,
+                           &capmiss);
+        if (tmpl)
+            check_required(&e, tmpl->requires, tmpl->n_requires, &miss,
+                           &nmiss, &capmiss);
+        const esc__priority *pr = &p->priorities[prio];
+        for (size_t k = 0; k < pr->n_follow_ups && nt; k++)
+            add_follow(&fus, &nfu, &capfu, now + pr->follow_ups[k],
+                       p->teams[targets[0]].id);
+        for (size_t i = 0; i < nt; i++) {
+            const esc__team *tm = &p->teams[targets[i]];
+            for (size_t k = 0; k < tm->n_follow_ups; k++)
+                add_follow(&fus, &nfu, &capfu, now + tm->follow_ups[k],
+                           tm->id);
+        }
+        add_notifs(&e, pr->notify, pr->n_notify, &nts, &nnt, &capnt);
+        for (size_t i = 0; i < nt; i++)
+            add_notifs(&e, p->teams[targets[i]].notify,
+                       p->teams[targets[i]].n_notify, &nts, &nnt, &capnt);
+        for (size_t i = 0; i < no; i++)
+            add_notifs(&e, p->rules[order[i]].notify,
+                       p->rules[order[i]].n_notify, &nts, &nnt, &capnt);
+        note = tmpl && tmpl->has_note ? render_str(&e, &tmpl->note)
+                                      : generic_note(&e);
+        const esc__tmpl *ct = tmpl ? customer_tmpl(&e, tmpl) : NULL;
+        if (ct)
+            cmsg = render_str(&e, ct);
+    }
+    const char **sugg = NULL;
+    size_t nsugg = 0, capsugg = 0;
+    for (size_t i = 0; i < p->n_advice; i++)
+        if (holds(&e, p->advice[i].when))
+            ESC__PUSH(sugg, nsugg, capsugg,
+                      (const char *)render_str(&e, &p->advice[i].text));
+
+    /* The decision JSON, in the order of DESIGN.md. */
+    esc__sb js;
+    esc__sb_init(&js);
+    bool first = true;
+    esc__sb_putc(&js, '{');
+    json_key(&js, "ticket", &first);
+    json_s(&js, ticket->id);
+    json_key(&js, "policy", &first);
+    json_s(&js, p->name);
+    json_key(&js, "escalate", &first);
+    esc__sb_puts(&js, e.escalate ? "true" : "false");
+    json_key(&js, "priority", &first);
+    json_s(&js, p->priorities[prio].id);
+    json_key(&js, "targets", &first);
+    esc__sb_putc(&js, '[');
+    for (size_t i = 0; i < nt; i++) {
+        if (i)
+            esc__sb_putc(&js, ',');
+        json_s(&js, p->teams[targets[i]].id);
+    }
+    esc__sb_putc(&js, ']');
+    json_key(&js, "stop_conversation", &first);
+    esc__sb_puts(&js, stop ? "true" : "false");
+    json_key(&js, "respond_by", &first);
+    json_time(&js, e.respond_by);
+    json_key(&js, "reasons", &first);
+    esc__sb_putc(&js, '[');
+    for (size_t i = 0; i < no; i++) {
+        const esc__rule *r = &p->rules[order[i]];
+        const rule_state *rs = &e.rules[order[i]];
+        esc__sb_printf(&js, "%s{\"rule\":", i ? "," : "");
+        json_s(&js, r->id);
+        esc__sb_puts(&js, ",\"because\":");
+        json_s(&js, rs->because);
+        if (r->has_reason) {
+            esc__sb_puts(&js, ",\"reason\":");
+            json_s(&js, render_str(&e, &r->reason));
+        }
+        esc__sb_puts(&js, ",\"priority\":");
+        json_s(&js, p->priorities[r->priority].id);
+        esc__sb_puts(&js, ",\"evidence\":");
+        esc__sb_puts(&js, rs->evidence_json);
+        esc__sb_putc(&js, '}');
+    }
+    if (!no) {
+        esc__sb_puts(&js, "{\"rule\":null,\"because\":");
+        char buf[256];
+        if (nsupp) {
+            snprintf(buf, sizeof(buf),
+                     "every rule that applied was held back by a "
+                     "suppression (%s)", p->suppressions[supp[0].s].id);
+        } else {
+            snprintf(buf, sizeof(buf),
+                     "no rule applies: %zu rule%s checked, none held", nr,
+                     nr == 1 ? "" : "s");
+        }
+        json_s(&js, buf);
+        esc__sb_putc(&js, '}');
+    }
+    esc__sb_putc(&js, ']');
+    json_key(&js, "suppressed", &first);
+    esc__sb_putc(&js, '[');
+    for (size_t i = 0; i < nsupp; i++) {
+        const esc__suppression *s = &p->suppressions[supp[i].s];
+        esc__sb_printf(&js, "%s{\"suppression\":", i ? "," : "");
+        json_s(&js, s->id);
+        esc__sb_puts(&js, ",\"rules\":[");
+        bool f1 = true;
+        for (size_t r = 0; r < nr; r++)
+            if (e.rules[r].held_by == (int)supp[i].s) {
+                esc__sb_puts(&js, f1 ? "" : ",");
+                json_s(&js, p->rules[r].id);
+                f1 = false;
+            }
+        esc__sb_puts(&js, "],\"because\":");
+        json_s(&js, supp[i].because);
+        if (s->has_reason) {
+            esc__sb_puts(&js, ",\"reason\":");
+            json_s(&js, render_str(&e, &s->reason));
+        }
+        esc__sb_putc(&js, '}');
+    }
+    esc__sb_putc(&js, ']');
+    json_key(&js, "tags", &first);
+    json_strs(&js, tags, ntag);
+    json_key(&js, "actions", &first);
+    esc__sb_putc(&js, '[');
+    for (size_t i = 0; i < nact; i++) {
+        if (i)
+            esc__sb_putc(&js, ',');
+        json_s(&js, p->actions[acts[i]].id);
+    }
+    esc__sb_putc(&js, ']');
+    json_key(&js, "level", &first);
+    json_s(&js, e.level >= 0 ? p->levels[e.level].id : NULL);
+    json_key(&js, "follow_ups", &first);
+    esc__sb_putc(&js, '[');
+    for (size_t i = 0; i < nfu; i++) {
+        esc__sb_printf(&js, "%s{\"at\":", i ? "," : "");
+        json_time(&js, fus[i].at);
+        esc__sb_puts(&js, ",\"team\":");
+        json_s(&js, fus[i].team);
+        esc__sb_putc(&js, '}');
+    }
+    esc__sb_putc(&js, ']');
+    json_key(&js, "notifications", &first);
+    esc__sb_putc(&js, '[');
+    for (size_t i = 0; i < nnt; i++) {
+        esc__sb_printf(&js, "%s{\"channel\":", i ? "," : "");
+        json_s(&js, nts[i].channel);
+        esc__sb_puts(&js, ",\"to\":");
+        json_s(&js, nts[i].to);
+        esc__sb_puts(&js, ",\"text\":");
+        json_s(&js, nts[i].text);
+        esc__sb_putc(&js, '}');
+    }
+    esc__sb_putc(&js, ']');
+    json_key(&js, "missing", &first);
+    json_strs(&js, miss, nmiss);
+    json_key(&js, "note", &first);
+    json_s(&js, note);
+    json_key(&js, "customer_message", &first);
+    json_s(&js, cmsg);
+    json_key(&js, "suggestions", &first);
+    json_strs(&js, sugg, nsugg);
+    json_key(&js, "sentiment", &first);
+    json_s(&js, e.fact[ESC__FACT_SENTIMENT].s);
+    esc__sb_putc(&js, '}');
+
+    esc_decision *d = esc__xcalloc(1, sizeof(*d));
+    d->json = esc__sb_take(&js, &d->len);
+    if (flags & ESC_EVAL_EXPLAIN) {
+        esc__sb ex;
+        esc__sb_init(&ex);
+        explain_json(&e, &ex, tmpl);
+        d->explain = esc__sb_take(&ex, &d->explain_len);
+    }
+    d->escalate = e.escalate;
+    d->stop = stop;
+    d->priority = esc__xstrdup(p->priorities[prio].id);
+    d->n_targets = nt;
+    d->targets = esc__xcalloc(nt ? nt : 1, sizeof(char *));
+    for (size_t i = 0; i < nt; i++)
+        d->targets[i] = esc__xstrdup(p->teams[targets[i]].id);
+
+    free(supp);
+    free(targets);
+    free(tags);
+    free(acts);
+    free(miss);
+    free(fus);
+    free(nts);
+    free(sugg);
+    esc__sb_free(&because);
+    esc__sb_free(&evj);
+    *out = d;
+    return 0;
+}
+
+/* Re-indents compact JSON with two spaces. */
+static void pretty(esc__sb *out, const char *s, size_t len, int base)
+{
+    int depth = base;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            esc__sb_putc(out, c);
+            if (c == '\\' && i + 1 < len)
+                esc__sb_putc(out, s[++i]);
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            in_str = true;
+            esc__sb_putc(out, c);
+            break;
+        case '{':
+        case '[':
+            if (i + 1 < len && (s[i + 1] == '}' || s[i + 1] == ']')) {
+                esc__sb_putc(out, c);
+                esc__sb_putc(out, s[++i]);
+                break;
+            }
+            esc__sb_putc(out, c);
+            depth++;
+            esc__sb_putc(out, '\n');
+            for (int k = 0; k < depth; k++)
+                esc__sb_puts(out, "  ");
+            break;
+        case '}':
+        case ']':
+            depth--;
+            esc__sb_putc(out, '\n');
+            for (int k = 0; k < depth; k++)
+                esc__sb_puts(out, "  ");
+            esc__sb_putc(out, c);
+            break;
+        case ',':
+            esc__sb_putc(out, c);
+            esc__sb_putc(out, '\n');
+            for (int k = 0; k < depth; k++)
+                esc__sb_puts(out, "  ");
+            break;
+        case ':':
+            esc__sb_puts(out, ": ");
+            break;
+        default:
+            esc__sb_putc(out, c);
+        }
+    }
+}
+
+char *esc_decision_json(const esc_decision *d, unsigned flags, size_t *len)
+{
+    if (!d)
+        return NULL;
+    esc__sb sb;
+    esc__sb_init(&sb);
+    esc__sb compact;
+    esc__sb_init(&compact);
+    esc__sb_put(&compact, d->json, d->len - 1); /* without the final '}' */
+    if ((flags & ESC_JSON_EXPLAIN) && d->explain) {
+        esc__sb_puts(&compact, ",\"explain\":");
+        esc__sb_put(&compact, d->explain, d->explain_len);
+    }
+    esc__sb_putc(&compact, '}');
+    if (flags & ESC_JSON_PRETTY) {
+        pretty(&sb, compact.buf, compact.len, 0);
+        esc__sb_free(&compact);
+        return esc__sb_take(&sb, len);
+    }
+    esc__sb_free(&sb);
+    return esc__sb_take(&compact, len);
+}

@@ -1,0 +1,1748 @@
+/*
+ * text.c - the text matcher: normalisation and word forms, the phrase and
+ * regex databases (Vectorscan), negation, and the message features built on
+ * the same tokeniser (shouting, content hashes).
+ *
+ * A text is read once, code point by code point. Each code point is
+ * normalised on its own (case folding, compatibility decomposition, marks
+ * stripped) so that every word keeps the byte range of the original text it
+ * came from. The pass produces, as asked for:
+ *   - the token table: per word, its original byte range, the range of its
+ *     form in the stem stream and of its normalised spelling in the exact
+ *     stream, and its clause number (for negation);
+ *   - the stem stream " f1 f2 . f3 ", where a lone "." marks a sentence break
+ *     (. ! ? ;) so that no phrase matches across one;
+ *   - the exact stream, the same with the normalised words themselves, for
+ *     ESC__PHRASE_EXACT phrases;
+ *   - the normalised text with, per byte, the offset in the original of the
+ *     code point it came from, for the regular expressions.
+ * A literal hit ending at stream offset `to` ends with the token whose form
+ * ends at to - 1; the number of words of the literal gives its first token.
+ */
+#include "text.h"
+
+#include <hs/hs.h>
+#include <libstemmer.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "escalator.h"
+#include "util.h"
+
+/* Lists defined in lexicon.c, NULL-terminated. */
+extern const char *const esc__text_builtin_typos[];
+extern const char *const esc__text_builtin_negators[];
+extern const char *const esc__text_stop_words[];
+extern const char *const esc__text_variant_deny[];
+
+#define NORM_OPTS                                                           \
+    ((utf8proc_option_t)(UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE |             \
+                         UTF8PROC_COMPAT | UTF8PROC_STRIPMARK))
+/* Longest decomposition of one code point that is kept; longer ones (a few
+ * Arabic ligatures) are treated as separators. */
+#define NORM_MAX 24
+/* Words longer than this (in normalised bytes) are neither looked up in the
+ * typo table nor stemmed, only squeezed. */
+#define WORD_MAX 64
+/* Typo variants are made for words of at least this many letters. */
+#define VARIANT_MIN 6
+/* Largest text esc__scan and esc__text_content accept: keeps every offset,
+ * including those into the (longer) normalised text, within 32 bits. */
+#define TEXT_MAX ((size_t)256 << 20)
+/* Words considered before a negatable phrase. */
+#define NEG_WINDOW 3
+
+#define CACHE_SLOTS 2048
+#define CACHE_STR 22
+
+enum { DB_STEM, DB_EXACT, DB_REGEX, DB_COUNT };
+
+/* ---- small string sets and maps ----------------------------------------- */
+
+typedef struct sm_ent {
+    uint64_t h;
+    char *k; /* NULL: empty slot */
+    uint32_t klen;
+    uint32_t v;
+} sm_ent;
+
+/* Open-addressing map from byte strings (copied) to a uint32. */
+typedef struct strmap {
+    sm_ent *e;
+    size_t cap; /* power of two, or 0 */
+    size_t n;
+} strmap;
+
+static uint64_t str_hash(const char *s, size_t n)
+{
+    return esc__hash64(s, n);
+}
+
+static void sm_free(strmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->e[i].k);
+    free(m->e);
+    memset(m, 0, sizeof(*m));
+}
+
+static const sm_ent *sm_get(const strmap *m, const char *k, size_t n,
+                            uint64_t h)
+{
+    if (m->cap == 0)
+        return NULL;
+    for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        const sm_ent *e = &m->e[i];
+        if (!e->k)
+            return NULL;
+        if (e->h == h && e->klen == n && memcmp(e->k, k, n) == 0)
+            return e;
+    }
+}
+
+static bool sm_has(const strmap *m, const char *k, size_t n)
+{
+    return sm_get(m, k, n, str_hash(k, n)) != NULL;
+}
+
+static void sm_grow(strmap *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 64;
+    sm_ent *ne = esc__xcalloc(ncap, sizeof(*ne));
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->e[i].k)
+            continue;
+        size_t j = m->e[i].h & (ncap - 1);
+        while (ne[j].k)
+            j = (j + 1) & (ncap - 1);
+        ne[j] = m->e[i];
+    }
+    free(m->e);
+    m->e = ne;
+    m->cap = ncap;
+}
+
+/* Adds k -> v unless k is present. Returns the value stored for k and sets
+ * *added. */
+static uint32_t sm_put(strmap *m, const char *k, size_t n, uint32_t v,
+                       bool *added)
+{
+    uint64_t h = str_hash(k, n);
+    const sm_ent *old = sm_get(m, k, n, h);
+    if (old) {
+        if (added)
+            *added = false;
+        return old->v;
+    }
+    if ((m->n + 1) * 2 > m->cap)
+        sm_grow(m);
+    size_t i = h & (m->cap - 1);
+    while (m->e[i].k)
+        i = (i + 1) & (m->cap - 1);
+    m->e[i].h = h;
+    m->e[i].k = esc__xstrndup(k, n);
+    m->e[i].klen = (uint32_t)n;
+    m->e[i].v = v;
+    m->n++;
+    if (added)
+        *added = true;
+    return v;
+}
+
+/* ---- the compiled matcher ----------------------------------------------- */
+
+typedef struct target {
+    uint32_t id;
+    bool negatable;
+} target;
+
+typedef struct str {
+    char *s;
+    uint32_t len;
+} str;
+
+struct esc__matcher {
+    uint64_t serial; /* tells scratches which matcher they were sized for */
+    hs_database_t *db[DB_COUNT];
+
+    /* Literals of both literal databases, stem ones first; literal i has
+     * nwords[i] words and the targets targets[first[i] .. first[i + 1]). */
+    size_t n_lit_stem, n_lit_exact;
+    uint32_t *lit_nwords;
+    uint32_t *lit_first;
+    target *targets;
+
+    uint32_t *re_ids;
+    size_t n_re;
+
+    strmap typos;    /* squeezed key -> index into typo_vals */
+    str *typo_vals;  /* normalised, runs of three letters squeezed */
+    size_t n_typos, cap_typos;
+
+    str *negators;   /* word forms */
+    size_t n_negators;
+
+    uint64_t *stop;  /* sorted hashes of the stop words' forms */
+    size_t n_stop;
+};
+
+struct esc__matcher_builder {
+    struct sb_stemmer *stemmer;
+    struct {
+        char *text;
+        uint32_t id;
+        unsigned flags;
+    } *phrases;
+    size_t n_phrases, cap_phrases;
+    struct {
+        char *re;
+        uint32_t id;
+    } *regexes;
+    size_t n_regexes, cap_regexes;
+    str *typos; /* pairs: typo, word */
+    size_t n_typos, cap_typos;
+    str *negators;
+    size_t n_negators, cap_negators;
+};
+
+/* ---- token buffers ------------------------------------------------------ */
+
+typedef struct tok {
+    uint32_t ostart, oend;   /* in the original text */
+    uint32_t sstart, send;   /* form in the stem stream */
+    uint32_t xstart, xend;   /* normalised word in the exact stream */
+    uint32_t clause;
+} tok;
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf;
+
+typedef struct tokbuf {
+    tok *toks;
+    size_t n, cap;
+    buf s;      /* stem stream */
+    buf x;      /* exact stream */
+    buf norm;   /* normalised text */
+    uint32_t *map;  /* per normalised byte: offset of its code point */
+    size_t map_cap;
+    buf word;   /* the word being read */
+} tokbuf;
+
+typedef struct cache_ent {
+    uint64_t h;
+    uint8_t klen, vlen; /* klen 0: empty */
+    char k[CACHE_STR];
+    char v[CACHE_STR];
+} cache_ent;
+
+struct esc__scratch {
+    uint64_t serial;
+    hs_scratch_t *hs;
+    struct sb_stemmer *stemmer;
+    tokbuf tb;
+    cache_ent *cache; /* word -> form, valid for the matcher of `serial` */
+    esc__hit *hits;
+    size_t n_hits, cap_hits;
+    size_t *re_last;  /* per regex: index in hits of its last hit */
+    size_t cap_re_last;
+    uint64_t *hashes;
+    size_t cap_hashes;
+};
+
+static inline void buf_need(buf *b, size_t extra)
+{
+    if (b->len + extra > b->cap)
+        esc__grow((void **)&b->p, &b->cap, b->len + extra, 1);
+}
+
+static inline void buf_put(buf *b, const char *s, size_t n)
+{
+    buf_need(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static inline void buf_putc(buf *b, char c)
+{
+    buf_need(b, 1);
+    b->p[b->len++] = c;
+}
+
+static void tokbuf_free(tokbuf *t)
+{
+    free(t->toks);
+    free(t->s.p);
+    free(t->x.p);
+    free(t->norm.p);
+    free(t->map);
+    free(t->word.p);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- word forms ---------------------------------------------------------- */
+
+static inline bool is_lower(unsigned char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+/* Runs of three or more equal ASCII letters become one letter. */
+static size_t squeeze3(const char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && in[j] == in[i])
+            j++;
+        if (j - i >= 3 && is_lower((unsigned char)in[i]))
+            out[o++] = in[i];
+        else
+            for (size_t k = i; k < j; k++)
+                out[o++] = in[k];
+        i = j;
+    }
+    return o;
+}
+
+/* In words of four bytes or more, runs of equal ASCII letters become one
+ * letter ("reffund" -> "refund"); shorter words keep them ("ass", "too"). */
+static size_t squeeze2(char *w, size_t n)
+{
+    if (n < 4)
+        return n;
+    size_t o = 1;
+    for (size_t i = 1; i < n; i++) {
+        if (w[i] == w[o - 1] && is_lower((unsigned char)w[i]))
+            continue;
+        w[o++] = w[i];
+    }
+    return o;
+}
+
+typedef struct formctx {
+    const esc__matcher *m;      /* supplies the typo table; may be partial */
+    struct sb_stemmer *stemmer;
+    cache_ent *cache;           /* NULL: none */
+} formctx;
+
+/* The word a normalised word stands for, before stemming: runs of three
+ * letters squeezed, then mapped through the typo table. Writes at most
+ * WORD_MAX bytes; n <= WORD_MAX. */
+static size_t source_word(const esc__matcher *m, const char *w, size_t n,
+                          char *out)
+{
+    size_t a = squeeze3(w, n, out);
+    if (m && m->n_typos) {
+        char key[WORD_MAX];
+        memcpy(key, out, a);
+        size_t k = squeeze2(key, a);
+        const sm_ent *e = sm_get(&m->typos, key, k, str_hash(key, k));
+        if (e) {
+            const str *v = &m->typo_vals[e->v];
+            memcpy(out, v->s, v->len);
+            return v->len;
+        }
+    }
+    return a;
+}
+
+/* Stem, then squeeze doubled letters. in[0..n) with n <= WORD_MAX; out has
+ * room for WORD_MAX + 8 bytes. */
+static size_t stem_squeeze(struct sb_stemmer *st, const char *in, size_t n,
+                           char *out)
+{
+    const sb_symbol *r = sb_stemmer_stem(st, (const sb_symbol *)in, (int)n);
+    if (!r) {
+        fputs("escalator: out of memory in the stemmer\n", stderr);
+        abort();
+    }
+    size_t len = (size_t)sb_stemmer_length(st);
+    if (len == 0 || len > WORD_MAX + 8) {
+        memcpy(out, in, n);
+        len = n;
+    } else {
+        memcpy(out, r, len);
+    }
+    return squeeze2(out, len);
+}
+
+/* Appends the form of the normalised word w[0..n) to b. */
+static void put_form(const formctx *fc, const char *w, size_t n, buf *b)
+{
+    if (n > WORD_MAX) {
+        buf_need(b, n);
+        size_t k = squeeze3(w, n, b->p + b->len);
+        b->len += squeeze2(b->p + b->len, k);
+        return;
+    }
+    cache_ent *ce = NULL;
+    uint64_t h = 0;
+    if (fc->cache && n <= CACHE_STR) {
+        h = str_hash(w, n);
+        ce = &fc->cache[h & (CACHE_SLOTS - 1)];
+        if (ce->klen == n && ce->h == h && memcmp(ce->k, w, n) == 0) {
+            buf_put(b, ce->v, ce->vlen);
+            return;
+        }
+    }
+    char src[WORD_MAX], form[WORD_MAX + 8];
+    size_t sn = source_word(fc->m, w, n, src);
+    size_t fn = stem_squeeze(fc->stemmer, src, sn, form);
+    buf_put(b, form, fn);
+    if (ce && fn <= CACHE_STR) {
+        ce->h = h;
+        ce->klen = (uint8_t)n;
+        memcpy(ce->k, w, n);
+        ce->vlen = (uint8_t)fn;
+        memcpy(ce->v, form, fn);
+    }
+}
+
+/* ---- the tokeniser ------------------------------------------------------- */
+
+enum {
+    CL_SEP,    /* anything else: ends a word */
+    CL_WORD,   /* letter or digit */
+    CL_APOS,   /* dropped inside a word */
+    CL_STAR,   /* kept inside a word */
+    CL_COMMA,  /* clause break */
+    CL_SENT    /* sentence break, also a clause break */
+};
+
+static unsigned char ascii_class[128];
+static unsigned char ascii_lower[128];
+static atomic_bool ascii_ready;
+
+static void ascii_init(void)
+{
+    if (atomic_load_explicit(&ascii_ready, memory_order_acquire))
+        return;
+    for (int c = 0; c < 128; c++) {
+        unsigned char cl = CL_SEP;
+        unsigned char lo = (unsigned char)c;
+        if (c >= 'a' && c <= 'z')
+            cl = CL_WORD;
+        else if (c >= 'A' && c <= 'Z')
+            cl = CL_WORD, lo = (unsigned char)(c - 'A' + 'a');
+        else if (c >= '0' && c <= '9')
+            cl = CL_WORD;
+        else if (c == '\'')
+            cl = CL_APOS;
+        else if (c == '*')
+            cl = CL_STAR;
+        else if (c == ',')
+            cl = CL_COMMA;
+        else if (c == '.' || c == '!' || c == '?' || c == ';')
+            cl = CL_SENT;
+        ascii_class[c] = cl;
+        ascii_lower[c] = lo;
+    }
+    atomic_store_explicit(&ascii_ready, true, memory_order_release);
+}
+
+static unsigned cp_class(utf8proc_int32_t cp)
+{
+    if (cp < 128)
+        return ascii_class[cp];
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+        return CL_WORD;
+    default:
+        break;
+    }
+    switch (cp) {
+    case 0x2018: /* left single quotation mark */
+    case 0x2019: /* right single quotation mark */
+    case 0x02BC: /* modifier letter apostrophe */
+        return CL_APOS;
+    case 0x3002: /* ideographic full stop */
+    case 0xFF61: /* halfwidth ideographic full stop */
+        return CL_SENT;
+    case 0x3001: /* ideographic comma */
+        return CL_COMMA;
+    default:
+        return CL_SEP;
+    }
+}
+
+typedef struct tokenizer {
+    formctx fc;
+    tokbuf *tb;
+    bool want_tokens, want_exact, want_norm;
+
+    int state; /* ST_* */
+    size_t stars;
+    uint32_t wstart, wend;
+    bool sent_break, clause_break;
+    uint32_t clause;
+} tokenizer;
+
+enum { ST_OUT, ST_WORD, ST_APOS, ST_STARS };
+
+static void emit_word(tokenizer *t)
+{
+    tokbuf *tb = t->tb;
+    const char *w = tb->word.p;
+    size_t n = tb->word.len;
+    if (tb->n > 0 && t->sent_break) {
+        buf_put(&tb->s, ". ", 2);
+        if (t->want_exact)
+            buf_put(&tb->x, ". ", 2);
+    }
+    if (t->clause_break || (n == 3 && memcmp(w, "but", 3) == 0))
+        t->clause++;
+    t->sent_break = t->clause_break = false;
+
+    if (tb->n == tb->cap)
+        esc__grow((void **)&tb->toks, &tb->cap, tb->n + 1, sizeof(tok));
+    tok *k = &tb->toks[tb->n++];
+    k->ostart = t->wstart;
+    k->oend = t->wend;
+    k->clause = t->clause;
+    k->sstart = (uint32_t)tb->s.len;
+    put_form(&t->fc, w, n, &tb->s);
+    k->send = (uint32_t)tb->s.len;
+    buf_putc(&tb->s, ' ');
+    if (t->want_exact) {
+        k->xstart = (uint32_t)tb->x.len;
+        buf_put(&tb->x, w, n);
+        k->xend = (uint32_t)tb->x.len;
+        buf_putc(&tb->x, ' ');
+    } else {
+        k->xstart = k->xend = 0;
+    }
+}
+
+static inline void end_word(tokenizer *t)
+{
+    if (t->state != ST_OUT) {
+        emit_word(t);
+        t->state = ST_OUT;
+    }
+}
+
+/* Feeds one normalised code point of class cl, whose UTF-8 bytes are
+ * u[0..n), produced by the original bytes [os, oe). */
+static inline void feed(tokenizer *t, unsigned cl, const char *u, size_t n,
+                        uint32_t os, uint32_t oe)
+{
+    switch (cl) {
+    case CL_WORD:
+        if (t->state == ST_OUT) {
+            t->tb->word.len = 0;
+            t->wstart = os;
+        } else if (t->state == ST_STARS) {
+            buf_need(&t->tb->word, t->stars);
+            memset(t->tb->word.p + t->tb->word.len, '*', t->stars);
+            t->tb->word.len += t->stars;
+        }
+        buf_put(&t->tb->word, u, n);
+        t->wend = oe;
+        t->state = ST_WORD;
+        break;
+    case CL_APOS:
+        if (t->state == ST_WORD)
+            t->state = ST_APOS;
+        else
+            end_word(t);
+        break;
+    case CL_STAR:
+        if (t->state == ST_WORD) {
+            t->state = ST_STARS;
+            t->stars = 1;
+        } else if (t->state == ST_STARS) {
+            t->stars++;
+        } else {
+            end_word(t);
+        }
+        break;
+    case CL_SENT:
+        end_word(t);
+        t->sent_break = t->clause_break = true;
+        break;
+    case CL_COMMA:
+        end_word(t);
+        t->clause_break = true;
+        break;
+    default:
+        end_word(t);
+        break;
+    }
+}
+
+/* Appends u[0..n) to the normalised text, produced by the code point at
+ * original offset os, with `rest` original bytes still to read. Keeps room
+ * for one byte per remaining original byte (and the final map entry), which
+ * the ASCII path of tokenize() relies on. */
+static void norm_put(tokbuf *tb, const char *u, size_t n, uint32_t os,
+                     size_t rest)
+{
+    size_t need = tb->norm.len + n + rest + 1;
+    if (need > tb->norm.cap)
+        esc__grow((void **)&tb->norm.p, &tb->norm.cap, need, 1);
+    if (need > tb->map_cap)
+        esc__grow((void **)&tb->map, &tb->map_cap, need, sizeof(uint32_t));
+    memcpy(tb->norm.p + tb->norm.len, u, n);
+    for (size_t i = 0; i < n; i++)
+        tb->map[tb->norm.len + i] = os;
+    tb->norm.len += n;
+}
+
+/* Reads text[0..len) (len <= TEXT_MAX) into t->tb. */
+static void tokenize(tokenizer *t, const char *text, size_t len)
+{
+    tokbuf *tb = t->tb;
+    tb->n = 0;
+    tb->s.len = tb->x.len = tb->norm.len = 0;
+    buf_putc(&tb->s, ' ');
+    if (t->want_exact)
+        buf_putc(&tb->x, ' ');
+    t->state = ST_OUT;
+    t->stars = 0;
+    t->sent_break = t->clause_break = false;
+    t->clause = 0;
+    if (t->want_norm)
+        norm_put(tb, "", 0, 0, len);
+
+    const unsigned char *p = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            char lo = (char)ascii_lower[c];
+            if (t->want_tokens)
+                feed(t, ascii_class[c], &lo, 1, (uint32_t)i, (uint32_t)i + 1);
+            if (t->want_norm) {
+                tb->norm.p[tb->norm.len] = lo;
+                tb->map[tb->norm.len++] = (uint32_t)i;
+            }
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i),
+                                              &cp);
+        if (n <= 0) {
+            /* An invalid byte: a separator. */
+            if (t->want_tokens)
+                feed(t, CL_SEP, " ", 1, (uint32_t)i, (uint32_t)i + 1);
+            if (t->want_norm)
+                norm_put(tb, " ", 1, (uint32_t)i, len - i - 1);
+            i++;
+            continue;
+        }
+        uint32_t os = (uint32_t)i, oe = (uint32_t)(i + (size_t)n);
+        utf8proc_int32_t out[NORM_MAX];
+        int bound = 0;
+        utf8proc_ssize_t k = utf8proc_decompose_char(cp, out, NORM_MAX,
+                                                      NORM_OPTS, &bound);
+        if (k < 0 || k > NORM_MAX) {
+            out[0] = ' ';
+            k = 1;
+        }
+        if (k == 0) {
+            /* A stripped mark belongs to the word it follows. */
+            if (t->want_tokens && t->state == ST_WORD)
+                t->wend = oe;
+        }
+        for (utf8proc_ssize_t j = 0; j < k; j++) {
+            utf8proc_uint8_t u[4];
+            utf8proc_ssize_t un = utf8proc_encode_char(out[j], u);
+            if (un <= 0)
+                continue;
+            if (t->want_tokens)
+                feed(t, cp_class(out[j]), (const char *)u, (size_t)un, os, oe);
+            if (t->want_norm)
+                norm_put(tb, (const char *)u, (size_t)un, os, len - oe);
+        }
+        i += (size_t)n;
+    }
+    if (t->want_tokens)
+        end_word(t);
+    if (t->want_norm)
+        tb->map[tb->norm.len] = (uint32_t)len;
+}
+
+/* ---- the builder --------------------------------------------------------- */
+
+static struct sb_stemmer *new_stemmer(void)
+{
+    struct sb_stemmer *st = sb_stemmer_new("english", NULL);
+    if (!st) {
+        fputs("escalator: cannot create the English stemmer\n", stderr);
+        abort();
+    }
+    return st;
+}
+
+esc__matcher_builder *esc__mb_new(void)
+{
+    ascii_init();
+    esc__matcher_builder *b = esc__xcalloc(1, sizeof(*b));
+    b->stemmer = new_stemmer();
+    return b;
+}
+
+void esc__mb_free(esc__matcher_builder **bp)
+{
+    if (!bp || !*bp)
+        return;
+    esc__matcher_builder *b = *bp;
+    for (size_t i = 0; i < b->n_phrases; i++)
+        free(b->phrases[i].text);
+    free(b->phrases);
+    for (size_t i = 0; i < b->n_regexes; i++)
+        free(b->regexes[i].re);
+    free(b->regexes);
+    for (size_t i = 0; i < b->n_typos; i++)
+        free(b->typos[i].s);
+    free(b->typos);
+    for (size_t i = 0; i < b->n_negators; i++)
+        free(b->negators[i].s);
+    free(b->negators);
+    sb_stemmer_delete(b->stemmer);
+    free(b);
+    *bp = NULL;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *a)
+{
+    if (err && errlen)
+        snprintf(err, errlen, fmt, a);
+}
+
+/* Tokenises s with no typo table into tb (exact stream included). */
+static size_t plain_words(struct sb_stemmer *st, tokbuf *tb, const char *s,
+                          size_t n)
+{
+    tokenizer t = {0};
+    t.fc.stemmer = st;
+    t.tb = tb;
+    t.want_tokens = t.want_exact = true;
+    tokenize(&t, s, n);
+    return tb->n;
+}
+
+int esc__mb_add_phrase(esc__matcher_builder *b, const char *phrase,
+                       uint32_t id, unsigned flags, char *err, size_t errlen)
+{
+    if (!b || !phrase) {
+        set_err(err, errlen, "%s", "no phrase");
+        return -1;
+    }
+    size_t n = strlen(phrase);
+    if (n > WORD_MAX * 64) {
+        set_err(err, errlen, "%s", "phrase is too long");
+        return -1;
+    }
+    tokbuf tb = {0};
+    size_t words = plain_words(b->stemmer, &tb, phrase, n);
+    tokbuf_free(&tb);
+    if (words == 0) {
+        set_err(err, errlen, "phrase \"%s\" has no words", phrase);
+        return -1;
+    }
+    if (b->n_phrases == b->cap_phrases)
+        esc__grow((void **)&b->phrases, &b->cap_phrases, b->n_phrases + 1,
+                  sizeof(*b->phrases));
+    b->phrases[b->n_phrases].text = esc__xstrdup(phrase);
+    b->phrases[b->n_phrases].id = id;
+    b->phrases[b->n_phrases].flags = flags;
+    b->n_phrases++;
+    return 0;
+}
+
+#define RE_FLAGS (HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST)
+
+/* The byte offset named in a Vectorscan message ("... at index 3."), or
+ * -1. */
+static int message_offset(const char *msg)
+{
+    const char *p = strstr(msg, "index ");
+    if (!p)
+        return -1;
+    p += 6;
+    if (*p < '0' || *p > '9')
+        return -1;
+    long v = strtol(p, NULL, 10);
+    return v > 0x7fffffff ? -1 : (int)v;
+}
+
+int esc__mb_add_regex(esc__matcher_builder *b, const char *regex, uint32_t id,
+                      char *err, size_t errlen, int *err_offset)
+{
+    if (err_offset)
+        *err_offset = -1;
+    if (!b || !regex) {
+        set_err(err, errlen, "%s", "no regular expression");
+        return -1;
+    }
+    hs_database_t *db = NULL;
+    hs_compile_error_t *ce = NULL;
+    if (hs_compile(regex, RE_FLAGS, HS_MODE_BLOCK, NULL, &db, &ce) !=
+        HS_SUCCESS) {
+        const char *msg = ce && ce->message ? ce->message : "cannot compile";
+        set_err(err, errlen, "%s", msg);
+        if (err_offset)
+            *err_offset = message_offset(msg);
+        hs_free_compile_error(ce);
+        return -1;
+    }
+    hs_free_database(db);
+    if (b->n_regexes == b->cap_regexes)
+        esc__grow((void **)&b->regexes, &b->cap_regexes, b->n_regexes + 1,
+                  sizeof(*b->regexes));
+    b->regexes[b->n_regexes].re = esc__xstrdup(regex);
+    b->regexes[b->n_regexes].id = id;
+    b->n_regexes++;
+    return 0;
+}
+
+/* The single normalised word of s, or false when s is not one word. */
+static bool one_word(struct sb_stemmer *st, const char *s, str *out)
+{
+    tokbuf tb = {0};
+    size_t n = strlen(s);
+    bool ok = n <= WORD_MAX * 4 && plain_words(st, &tb, s, n) == 1;
+    if (ok) {
+        const tok *k = &tb.toks[0];
+        ok = k->xend - k->xstart <= WORD_MAX;
+        if (ok) {
+            out->len = k->xend - k->xstart;
+            out->s = esc__xstrndup(tb.x.p + k->xstart, out->len);
+        }
+    }
+    tokbuf_free(&tb);
+    return ok;
+}
+
+int esc__mb_add_typo(esc__matcher_builder *b, const char *typo,
+                     const char *word)
+{
+    if (!b || !typo || !word)
+        return -1;
+    str t, w;
+    if (!one_word(b->stemmer, typo, &t))
+        return -1;
+    if (!one_word(b->stemmer, word, &w)) {
+        free(t.s);
+        return -1;
+    }
+    if (b->n_typos + 2 > b->cap_typos)
+        esc__grow((void **)&b->typos, &b->cap_typos, b->n_typos + 2,
+                  sizeof(str));
+    b->typos[b->n_typos++] = t;
+    b->typos[b->n_typos++] = w;
+    return 0;
+}
+
+int esc__mb_add_negator(esc__matcher_builder *b, const char *word)
+{
+    if (!b || !word)
+        return -1;
+    str w;
+    if (!one_word(b->stemmer, word, &w))
+        return -1;
+    if (b->n_negators == b->cap_negators)
+        esc__grow((void **)&b->negators, &b->cap_negators, b->n_negators + 1,
+                  sizeof(str));
+    b->negators[b->n_negators++] = w;
+    return 0;
+}
+
+/* ---- building: literals and variants ------------------------------------- */
+
+typedef struct litpair {
+    uint32_t lit;
+    uint32_t id;
+    bool negatable;
+} litpair;
+
+/* The literals of one database. */
+typedef struct litset {
+    strmap map; /* literal -> index */
+    str *lits;
+    uint32_t *nwords;
+    size_t n, cap, cap_nwords;
+    litpair *pairs;
+    size_t n_pairs, cap_pairs;
+} litset;
+
+static void litset_add(litset *ls, const char *s, size_t n, uint32_t nwords,
+                       uint32_t id, bool negatable)
+{
+    bool added;
+    uint32_t idx = sm_put(&ls->map, s, n, (uint32_t)ls->n, &added);
+    if (added) {
+        esc__grow((void **)&ls->lits, &ls->cap, ls->n + 1, sizeof(str));
+        esc__grow((void **)&ls->nwords, &ls->cap_nwords, ls->n + 1,
+                  sizeof(uint32_t));
+        ls->lits[ls->n].s = esc__xstrndup(s, n);
+        ls->lits[ls->n].len = (uint32_t)n;
+        ls->nwords[ls->n] = nwords;
+        ls->n++;
+    }
+    litpair lp = {idx, id, negatable};
+    ESC__PUSH(ls->pairs, ls->n_pairs, ls->cap_pairs, lp);
+}
+
+static void litset_free(litset *ls)
+{
+    sm_free(&ls->map);
+    for (size_t i = 0; i < ls->n; i++)
+        free(ls->lits[i].s);
+    free(ls->lits);
+    free(ls->nwords);
+    free(ls->pairs);
+    memset(ls, 0, sizeof(*ls));
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const litpair *x = a, *y = b;
+    if (x->lit != y->lit)
+        return x->lit < y->lit ? -1 : 1;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return 0;
+}
+
+/* One phrase, tokenised: per word its form and normalised spelling, and
+ * whether a sentence break precedes it. */
+typedef struct pwords {
+    size_t n;
+    str *form;
+    str *word;
+    bool *brk;
+} pwords;
+
+static void pwords_free(pwords *pw)
+{
+    for (size_t i = 0; i < pw->n; i++) {
+        free(pw->form[i].s);
+        free(pw->word[i].s);
+    }
+    free(pw->form);
+    free(pw->word);
+    free(pw->brk);
+    memset(pw, 0, sizeof(*pw));
+}
+
+static void pwords_read(const tokbuf *tb, pwords *pw)
+{
+    pw->n = tb->n;
+    pw->form = esc__xcalloc(tb->n, sizeof(str));
+    pw->word = esc__xcalloc(tb->n, sizeof(str));
+    pw->brk = esc__xcalloc(tb->n, sizeof(bool));
+    for (size_t i = 0; i < tb->n; i++) {
+        const tok *k = &tb->toks[i];
+        pw->form[i].len = k->send - k->sstart;
+        pw->form[i].s = esc__xstrndup(tb->s.p + k->sstart, pw->form[i].len);
+        pw->word[i].len = k->xend - k->xstart;
+        pw->word[i].s = esc__xstrndup(tb->x.p + k->xstart, pw->word[i].len);
+        pw->brk[i] = i > 0 && k->sstart - tb->toks[i - 1].send > 1;
+    }
+}
+
+/* " w1 w2 . w3 " from the forms (or spellings) of pw, word `j` replaced by
+ * rep when rep is not NULL. */
+static void literal_of(const pwords *pw, bool exact, size_t j, const char *rep,
+                       size_t rep_len, esc__sb *sb)
+{
+    esc__sb_reset(sb);
+    esc__sb_putc(sb, ' ');
+    for (size_t i = 0; i < pw->n; i++) {
+        if (pw->brk[i])
+            esc__sb_put(sb, ". ", 2);
+        if (rep && i == j)
+            esc__sb_put(sb, rep, rep_len);
+        else if (exact)
+            esc__sb_put(sb, pw->word[i].s, pw->word[i].len);
+        else
+            esc__sb_put(sb, pw->form[i].s, pw->form[i].len);
+        esc__sb_putc(sb, ' ');
+    }
+}
+
+static bool all_lower(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_lower((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+typedef struct variant_ctx {
+    const esc__matcher *m;
+    struct sb_stemmer *stemmer;
+    const strmap *avoid;   /* forms a variant must not take */
+    strmap seen;           /* variants of the current word */
+    const pwords *pw;
+    size_t j;
+    uint32_t id;
+    bool negatable;
+    litset *ls;
+    esc__sb *sb;
+} variant_ctx;
+
+static void add_variant(variant_ctx *v, char *form, size_t n, size_t min_len)
+{
+    const str *f = &v->pw->form[v->j];
+    if (n < min_len || (n == f->len && memcmp(form, f->s, n) == 0))
+        return;
+    if (sm_has(v->avoid, form, n))
+        return;
+    bool added;
+    sm_put(&v->seen, form, n, 0, &added);
+    if (!added)
+        return;
+    literal_of(v->pw, false, v->j, form, n, v->sb);
+    litset_add(v->ls, v->sb->buf, v->sb->len, (uint32_t)v->pw->n, v->id,
+               v->negatable);
+}
+
+/* Adds the variants of `w` (n letters): each interior letter dropped, each
+ * pair of different neighbouring interior letters swapped. With `stem`, each
+ * is stemmed before use; without, it is only squeezed. */
+static void typo_variants(variant_ctx *v, const char *w, size_t n, bool stem)
+{
+    char c[WORD_MAX], form[WORD_MAX + 8];
+    if (n < VARIANT_MIN || n > WORD_MAX || !all_lower(w, n))
+        return;
+    for (size_t i = 1; i + 1 < n; i++) {
+        memcpy(c, w, i);
+        memcpy(c + i, w + i + 1, n - i - 1);
+        size_t fn;
+        if (stem) {
+            fn = stem_squeeze(v->stemmer, c, n - 1, form);
+        } else {
+            memcpy(form, c, n - 1);
+            fn = squeeze2(form, n - 1);
+        }
+        add_variant(v, form, fn, 4);
+    }
+    for (size_t i = 1; i + 2 < n; i++) {
+        if (w[i] == w[i + 1])
+            continue;
+        memcpy(c, w, n);
+        c[i] = w[i + 1];
+        c[i + 1] = w[i];
+        size_t fn;
+        if (stem) {
+            fn = stem_squeeze(v->stemmer, c, n, form);
+        } else {
+            memcpy(form, c, n);
+            fn = squeeze2(form, n);
+        }
+        add_variant(v, form, fn, 4);
+    }
+}
+
+/* Inflections the stemmer reduces to another stem than the word's own
+ * ("sue" -> "sued", "suing" -> "su"): words ending in a consonant (or u)
+ * then e. */
+static void inflection_variants(variant_ctx *v, const char *w, size_t n)
+{
+    char c[WORD_MAX + 8], form[WORD_MAX + 8];
+    if (n < 3 || n + 3 > WORD_MAX || !all_lower(w, n) || w[n - 1] != 'e' ||
+        w[n - 2] == 'e' || w[n - 2] == 'i')
+        return;
+    memcpy(c, w, n);
+    c[n] = 'd';
+    add_variant(v, form, stem_squeeze(v->stemmer, c, n + 1, form), 2);
+    memcpy(c + n - 1, "ing", 3);
+    add_variant(v, form, stem_squeeze(v->stemmer, c, n + 2, form), 2);
+}
+
+static void phrase_variants(variant_ctx *v)
+{
+    const pwords *pw = v->pw;
+    for (size_t j = 0; j < pw->n; j++) {
+        v->j = j;
+        sm_free(&v->seen);
+        const str *w = &pw->word[j];
+        if (w->len > WORD_MAX)
+            continue;
+        char src[WORD_MAX];
+        size_t sn = source_word(v->m, w->s, w->len, src);
+        typo_variants(v, src, sn, true);
+        typo_variants(v, pw->form[j].s, pw->form[j].len, false);
+        inflection_variants(v, src, sn);
+    }
+    sm_free(&v->seen);
+}
+
+/* Adds the form of every word of s to set. */
+static void add_forms(const formctx *fc, tokbuf *tb, const char *s,
+                      strmap *set)
+{
+    tokenizer t = {0};
+    t.fc = *fc;
+    t.tb = tb;
+    t.want_tokens = true;
+    tokenize(&t, s, strlen(s));
+    for (size_t i = 0; i < tb->n; i++)
+        sm_put(set, tb->s.p + tb->toks[i].sstart,
+               tb->toks[i].send - tb->toks[i].sstart, 0, NULL);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void add_typo_entry(esc__matcher *m, const char *typo, size_t tn,
+                           const char *word, size_t wn)
+{
+    if (tn > WORD_MAX || wn > WORD_MAX)
+        return;
+    char key[WORD_MAX];
+    size_t k = squeeze2(key, squeeze3(typo, tn, key));
+    bool added;
+    sm_put(&m->typos, key, k, (uint32_t)m->n_typos, &added);
+    if (!added)
+        return;
+    char val[WORD_MAX];
+    size_t vn = squeeze3(word, wn, val);
+    esc__grow((void **)&m->typo_vals, &m->cap_typos, m->n_typos + 1,
+              sizeof(str));
+    m->typo_vals[m->n_typos].s = esc__xstrndup(val, vn);
+    m->typo_vals[m->n_typos].len = (uint32_t)vn;
+    m->n_typos++;
+}
+
+static uint64_t next_serial(void)
+{
+    static atomic_uint_fast64_t serial;
+    return (uint64_t)atomic_fetch_add(&serial, 1) + 1;
+}
+
+static int compile_lits(litset *ls, hs_database_t **db, char *err,
+                        size_t errlen)
+{
+    if (ls->n == 0)
+        return 0;
+    const char **exprs = esc__xmalloc(ls->n * sizeof(*exprs));
+    size_t *lens = esc__xmalloc(ls->n * sizeof(*lens));
+    unsigned *ids = esc__xmalloc(ls->n * sizeof(*ids));
+    for (size_t i = 0; i < ls->n; i++) {
+        exprs[i] = ls->lits[i].s;
+        lens[i] = ls->lits[i].len;
+        ids[i] = (unsigned)i;
+    }
+    hs_compile_error_t *ce = NULL;
+    hs_error_t rc = hs_compile_lit_multi(exprs, NULL, ids, lens,
+                                         (unsigned)ls->n, HS_MODE_BLOCK, NULL,
+                                         db, &ce);
+    free(exprs);
+    free(lens);
+    free(ids);
+    if (rc != HS_SUCCESS) {
+        set_err(err, errlen, "cannot compile the phrases: %s",
+                ce && ce->message ? ce->message : "unknown error");
+        hs_free_compile_error(ce);
+        *db = NULL;
+        return ESC_EMATCH;
+    }
+    return 0;
+}
+
+/* Moves the literals' targets of ls (numbered from `base`) into m. */
+static void take_targets(esc__matcher *m, litset *ls, size_t base,
+                         size_t *n_targets, size_t *cap_targets)
+{
+    if (ls->n_pairs > 1)
+        qsort(ls->pairs, ls->n_pairs, sizeof(litpair), cmp_pair);
+    size_t p = 0;
+    for (size_t l = 0; l < ls->n; l++) {
+        m->lit_first[base + l] = (uint32_t)*n_targets;
+        m->lit_nwords[base + l] = ls->nwords[l];
+        for (; p < ls->n_pairs && ls->pairs[p].lit == l; p++) {
+            const litpair *lp = &ls->pairs[p];
+            if (*n_targets > m->lit_first[base + l] &&
+                m->targets[*n_targets - 1].id == lp->id) {
+                /* The same phrase twice: negatable only if both are. */
+                m->targets[*n_targets - 1].negatable &= lp->negatable;
+                continue;
+            }
+            target t = {lp->id, lp->negatable};
+            ESC__PUSH(m->targets, *n_targets, *cap_targets, t);
+        }
+    }
+    m->lit_first[base + ls->n] = (uint32_t)*n_targets;
+}
+
+int esc__mb_build(esc__matcher_builder *b, esc__matcher **out, char *err,
+                  size_t errlen)
+{
+    if (!b || !out) {
+        set_err(err, errlen, "%s", "no builder");
+        return ESC_EINVAL;
+    }
+    *out = NULL;
+    esc__matcher *m = esc__xcalloc(1, sizeof(*m));
+    m->serial = next_serial();
+
+    /* The typo table: the policy's entries win over the built-in ones. */
+    for (size_t i = 0; i + 1 < b->n_typos; i += 2)
+        add_typo_entry(m, b->typos[i].s, b->typos[i].len, b->typos[i + 1].s,
+                       b->typos[i + 1].len);
+    tokbuf tb = {0};
+    for (size_t i = 0; esc__text_builtin_typos[i]; i += 2) {
+        str t, w;
+        if (!esc__text_builtin_typos[i + 1])
+            break;
+        if (!one_word(b->stemmer, esc__text_builtin_typos[i], &t))
+            continue;
+        if (one_word(b->stemmer, esc__text_builtin_typos[i + 1], &w)) {
+            add_typo_entry(m, t.s, t.len, w.s, w.len);
+            free(w.s);
+        }
+        free(t.s);
+    }
+
+    formctx fc = {m, b->stemmer, NULL};
+    strmap avoid = {0}, set = {0};
+
+    /* Negators. */
+    if (b->n_negators)
+        for (size_t i = 0; i < b->n_negators; i++)
+            add_forms(&fc, &tb, b->negators[i].s, &set);
+    else
+        for (size_t i = 0; esc__text_builtin_negators[i]; i++)
+            add_forms(&fc, &tb, esc__text_builtin_negators[i], &set);
+    m->negators = esc__xcalloc(set.n ? set.n : 1, sizeof(str));
+    for (size_t i = 0; i < set.cap; i++) {
+        if (!set.e[i].k)
+            continue;
+        m->negators[m->n_negators].s = esc__xstrndup(set.e[i].k,
+                                                     set.e[i].klen);
+        m->negators[m->n_negators].len = set.e[i].klen;
+        m->n_negators++;
+        sm_put(&avoid, set.e[i].k, set.e[i].klen, 0, NULL);
+    }
+    sm_free(&set);
+
+    /* Stop words. */
+    for (size_t i = 0; esc__text_stop_words[i]; i++)
+        add_forms(&fc, &tb, esc__text_stop_words[i], &set);
+    m->stop = esc__xcalloc(set.n ? set.n : 1, sizeof(uint64_t));
+    for (size_t i = 0; i < set.cap; i++) {
+        if (!set.e[i].k)
+            continue;
+        m->stop[m->n_stop++] = esc__hash64(set.e[i].k, set.e[i].klen);
+        sm_put(&avoid, set.e[i].k, set.e[i].klen, 0, NULL);
+    }
+    if (m->n_stop > 1)
+        qsort(m->stop, m->n_stop, sizeof(uint64_t), cmp_u64);
+    sm_free(&set);
+
+    /* Common words no variant may become. */
+    for (size_t i = 0; esc__text_variant_deny[i]; i++)
+        add_forms(&fc, &tb, esc__text_variant_deny[i], &avoid);
+
+    /* Phrases: every word's form and spelling is avoided by variants. */
+    pwords *pws = esc__xcalloc(b->n_phrases ? b->n_phrases : 1,
+                               sizeof(pwords));
+    for (size_t i = 0; i < b->n_phrases; i++) {
+        tokenizer t = {0};
+        t.fc = fc;
+        t.tb = &tb;
+        t.want_tokens = t.want_exact = true;
+        tokenize(&t, b->phrases[i].text, strlen(b->phrases[i].text));
+        pwords_read(&tb, &pws[i]);
+        for (size_t j = 0; j < pws[i].n; j++) {
+            sm_put(&avoid, pws[i].form[j].s, pws[i].form[j].len, 0, NULL);
+            sm_put(&avoid, pws[i].word[j].s, pws[i].word[j].len, 0, NULL);
+        }
+    }
+    tokbuf_free(&tb);
+
+    litset stem = {0}, exact = {0};
+    esc__sb sb;
+    esc__sb_init(&sb);
+    for (size_t i = 0; i < b->n_phrases; i++) {
+        const pwords *pw = &pws[i];
+        if (pw->n == 0)
+            continue;
+        uint32_t id = b->phrases[i].id;
+        unsigned flags = b->phrases[i].flags;
+        bool neg = (flags & ESC__PHRASE_NEGATABLE) != 0;
+        if (flags & ESC__PHRASE_EXACT) {
+            literal_of(pw, true, 0, NULL, 0, &sb);
+            litset_add(&exact, sb.buf, sb.len, (uint32_t)pw->n, id, neg);
+            continue;
+        }
+        literal_of(pw, false, 0, NULL, 0, &sb);
+        litset_add(&stem, sb.buf, sb.len, (uint32_t)pw->n, id, neg);
+        variant_ctx v = {.m = m, .stemmer = b->stemmer, .avoid = &avoid,
+                         .pw = pw, .id = id, .negatable = neg, .ls = &stem,
+                         .sb = &sb};
+        phrase_variants(&v);
+    }
+    esc__sb_free(&sb);
+    for (size_t i = 0; i < b->n_phrases; i++)
+        pwords_free(&pws[i]);
+    free(pws);
+    sm_free(&avoid);
+
+    int rc = compile_lits(&stem, &m->db[DB_STEM], err, errlen);
+    if (rc == 0)
+        rc = compile_lits(&exact, &m->db[DB_EXACT], err, errlen);
+
+    m->n_lit_stem = stem.n;
+    m->n_lit_exact = exact.n;
+    size_t nl = stem.n + exact.n;
+    m->lit_first = esc__xcalloc(nl + 1, sizeof(uint32_t));
+    m->lit_nwords = esc__xcalloc(nl + 1, sizeof(uint32_t));
+    size_t n_targets = 0, cap_targets = 0;
+    take_targets(m, &stem, 0, &n_targets, &cap_targets);
+    take_targets(m, &exact, stem.n, &n_targets, &cap_targets);
+    litset_free(&stem);
+    litset_free(&exact);
+
+    if (rc == 0 && b->n_regexes) {
+        size_t n = b->n_regexes;
+        const char **exprs = esc__xmalloc(n * sizeof(*exprs));
+        unsigned *flags = esc__xmalloc(n * sizeof(*flags));
+        unsigned *ids = esc__xmalloc(n * sizeof(*ids));
+        m->re_ids = esc__xmalloc(n * sizeof(uint32_t));
+        for (size_t i = 0; i < n; i++) {
+            exprs[i] = b->regexes[i].re;
+            flags[i] = RE_FLAGS;
+            ids[i] = (unsigned)i;
+            m->re_ids[i] = b->regexes[i].id;
+        }
+        m->n_re = n;
+        hs_compile_error_t *ce = NULL;
+        if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK,
+                             NULL, &m->db[DB_REGEX], &ce) != HS_SUCCESS) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "regex \"%s\": %s",
+                     ce && ce->expression >= 0 && (size_t)ce->expression < n
+                         ? exprs[ce->expression]
+                         : "?",
+                     ce && ce->message ? ce->message : "cannot compile");
+            set_err(err, errlen, "%s", msg);
+            hs_free_compile_error(ce);
+            m->db[DB_REGEX] = NULL;
+            rc = ESC_EMATCH;
+        }
+        free(exprs);
+        free(flags);
+        free(ids);
+    }
+    if (rc != 0) {
+        esc__matcher_free(&m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void esc__matcher_free(esc__matcher **mp)
+{
+    if (!mp || !*mp)
+        return;
+    esc__matcher *m = *mp;
+    for (int i = 0; i < DB_COUNT; i++)
+        hs_free_database(m->db[i]);
+    free(m->lit_nwords);
+    free(m->lit_first);
+    free(m->targets);
+    free(m->re_ids);
+    sm_free(&m->typos);
+    for (size_t i = 0; i < m->n_typos; i++)
+        free(m->typo_vals[i].s);
+    free(m->typo_vals);
+    for (size_t i = 0; i < m->n_negators; i++)
+        free(m->negators[i].s);
+    free(m->negators);
+    free(m->stop);
+    free(m);
+    *mp = NULL;
+}
+
+size_t esc__matcher_literal_count(const esc__matcher *m)
+{
+    return m ? m->n_lit_stem + m->n_lit_exact : 0;
+}
+
+size_t esc__matcher_regex_count(const esc__matcher *m)
+{
+    return m ? m->n_re : 0;
+}
+
+/* ---- scratch ------------------------------------------------------------- */
+
+/* Sizes s for m; returns false when Vectorscan cannot. */
+static bool scratch_bind(esc__scratch *s, const esc__matcher *m)
+{
+    if (s->serial == m->serial)
+        return true;
+    for (int i = 0; i < DB_COUNT; i++)
+        if (m->db[i] && hs_alloc_scratch(m->db[i], &s->hs) != HS_SUCCESS)
+            return false;
+    if (m->n_re > s->cap_re_last)
+        esc__grow((void **)&s->re_last, &s->cap_re_last, m->n_re,
+                  sizeof(size_t));
+    memset(s->cache, 0, CACHE_SLOTS * sizeof(cache_ent));
+    s->serial = m->serial;
+    return true;
+}
+
+esc__scratch *esc__scratch_new(const esc__matcher *m)
+{
+    if (!m)
+        return NULL;
+    ascii_init();
+    esc__scratch *s = esc__xcalloc(1, sizeof(*s));
+    s->stemmer = new_stemmer();
+    s->cache = esc__xcalloc(CACHE_SLOTS, sizeof(cache_ent));
+    if (!scratch_bind(s, m))
+        esc__scratch_free(&s);
+    return s;
+}
+
+void esc__scratch_free(esc__scratch **sp)
+{
+    if (!sp || !*sp)
+        return;
+    esc__scratch *s = *sp;
+    hs_free_scratch(s->hs);
+    sb_stemmer_delete(s->stemmer);
+    tokbuf_free(&s->tb);
+    free(s->cache);
+    free(s->hits);
+    free(s->re_last);
+    free(s->hashes);
+    free(s);
+    *sp = NULL;
+}
+
+/* ---- scanning ------------------------------------------------------------ */
+
+typedef struct scan_ctx {
+    const esc__matcher *m;
+    esc__scratch *s;
+    bool exact;
+    const char *text;
+    size_t len;
+} scan_ctx;
+
+static void push_hit(esc__scratch *s, uint32_t id, size_t start, size_t end,
+                     bool negated, bool regex)
+{
+    esc__hit h = {id, start, end, negated, regex};
+    ESC__PUSH(s->hits, s->n_hits, s->cap_hits, h);
+}
+
+/* The token whose form (exact: spelling) ends at stream offset `end`. */
+static size_t token_ending_at(const tokbuf *tb, bool exact, size_t end)
+{
+    size_t lo = 0, hi = tb->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t e = exact ? tb->toks[mid].xend : tb->toks[mid].send;
+        if (e < end)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool is_negator(const esc__matcher *m, const char *f, size_t n)
+{
+    for (size_t i = 0; i < m->n_negators; i++)
+        if (m->negators[i].len == n && memcmp(m->negators[i].s, f, n) == 0)
+            return true;
+    return false;
+}
+
+static bool negated_at(const esc__matcher *m, const tokbuf *tb, size_t first)
+{
+    uint32_t clause = tb->toks[first].clause;
+    for (size_t k = 1; k <= NEG_WINDOW && k <= first; k++) {
+        const tok *t = &tb->toks[first - k];
+        if (t->clause != clause)
+            break;
+        if (is_negator(m, tb->s.p + t->sstart, t->send - t->sstart))
+            return true;
+    }
+    return false;
+}
+
+static int on_literal(unsigned int id, unsigned long long from,
+                      unsigned long long to, unsigned int flags, void *ctx)
+{
+    (void)from;
+    (void)flags;
+    scan_ctx *c = ctx;
+    const esc__matcher *m = c->m;
+    const tokbuf *tb = &c->s->tb;
+    size_t lit = id + (c->exact ? m->n_lit_stem : 0);
+    size_t last = token_ending_at(tb, c->exact, (size_t)to - 1);
+    size_t nw = m->lit_nwords[lit];
+    if (last >= tb->n || nw == 0 || nw > last + 1)
+        return 0;
+    size_t first = last + 1 - nw;
+    for (uint32_t i = m->lit_first[lit]; i < m->lit_first[lit + 1]; i++) {
+        const target *t = &m->targets[i];
+        bool neg = t->negatable && negated_at(m, tb, first);
+        push_hit(c->s, t->id, tb->toks[first].ostart, tb->toks[last].oend, neg,
+                 false);
+    }
+    return 0;
+}
+
+/* Length of the original code point at text[i] (1 for an invalid byte). */
+static size_t cp_len(const char *text, size_t len, size_t i)
+{
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
+                                          (utf8proc_ssize_t)(len - i), &cp);
+    return n > 0 ? (size_t)n : 1;
+}
+
+static int on_regex(unsigned int id, unsigned long long from,
+                    unsigned long long to, unsigned int flags, void *ctx)
+{
+    (void)flags;
+    scan_ctx *c = ctx;
+    esc__scratch *s = c->s;
+    const tokbuf *tb = &s->tb;
+    if (to <= from || to > tb->norm.len)
+        return 0;
+    size_t start = tb->map[from];
+    size_t last = tb->map[to - 1];
+    size_t end = last + cp_len(c->text, c->len, last);
+    if (to < tb->norm.len && tb->map[to] > end)
+        end = tb->map[to]; /* marks stripped after the last code point */
+    else if (to == tb->norm.len)
+        end = c->len;
+    size_t *prev = &s->re_last[id];
+    if (*prev != SIZE_MAX && s->hits[*prev].start == start) {
+        /* The same match growing: keep the longest. */
+        if (end > s->hits[*prev].end)
+            s->hits[*prev].end = end;
+        return 0;
+    }
+    *prev = s->n_hits;
+    push_hit(s, c->m->re_ids[id], start, end, false, true);
+    return 0;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const esc__hit *x = a, *y = b;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    if (x->start != y->start)
+        return x->start > y->start ? -1 : 1; /* shorter first */
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    if (x->regex != y->regex)
+        return x->regex ? 1 : -1;
+    return 0;
+}
+
+int esc__scan(const esc__matcher *m, esc__scratch *s, const char *text,
+              size_t len, esc__hit_fn fn, void *ud)
+{
+    if (!m || !s || (!text && len))
+        return ESC_EINVAL;
+    if (len > TEXT_MAX)
+        return ESC_ELIMIT;
+    if (!scratch_bind(s, m))
+        return ESC_EMATCH;
+    s->n_hits = 0;
+    bool lits = m->db[DB_STEM] || m->db[DB_EXACT];
+    if (len == 0 || (!lits && !m->db[DB_REGEX]))
+        return 0;
+
+    tokenizer t = {0};
+    t.fc.m = m;
+    t.fc.stemmer = s->stemmer;
+    t.fc.cache = s->cache;
+    t.tb = &s->tb;
+    t.want_tokens = lits;
+    t.want_exact = m->db[DB_EXACT] != NULL;
+    t.want_norm = m->db[DB_REGEX] != NULL;
+    tokenize(&t, text, len);
+
+    const tokbuf *tb = &s->tb;
+    scan_ctx c = {m, s, false, text, len};
+    if (m->db[DB_STEM] && tb->n) {
+        if (hs_scan(m->db[DB_STEM], tb->s.p, (unsigned)tb->s.len, 0, s->hs,
+                    on_literal, &c) != HS_SUCCESS)
+            return ESC_EMATCH;
+    }
+    if (m->db[DB_EXACT] && tb->n) {
+        c.exact = true;
+        if (hs_scan(m->db[DB_EXACT], tb->x.p, (unsigned)tb->x.len, 0, s->hs,
+                    on_literal, &c) != HS_SUCCESS)
+            return ESC_EMATCH;
+    }
+    if (m->db[DB_REGEX] && tb->norm.len) {
+        for (size_t i = 0; i < m->n_re; i++)
+            s->re_last[i] = SIZE_MAX;
+        if (hs_scan(m->db[DB_REGEX], tb->norm.p, (unsigned)tb->norm.len, 0,
+                    s->hs, on_regex, &c) != HS_SUCCESS)
+            return ESC_EMATCH;
+    }
+
+    size_t n = s->n_hits;
+    if (n > 1) {
+        qsort(s->hits, n, sizeof(esc__hit), cmp_hit);
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            esc__hit *h = &s->hits[i];
+            if (o > 0) {
+                esc__hit *p = &s->hits[o - 1];
+                if (p->id == h->id && p->start == h->start &&
+                    p->end == h->end) {
+                    p->negated = p->negated && h->negated;
+                    p->regex = p->regex && h->regex;
+                    continue;
+                }
+            }
+            s->hits[o++] = *h;
+        }
+        n = s->n_hits = o;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (fn && fn(ud, &s->hits[i]) != 0)
+            break;
+    return 0;
+}
+
+/* ---- message features ---------------------------------------------------- */
+
+void esc__text_shouting(const char *text, size_t len, esc__shouting *out)
+{
+    size_t letters = 0, upper = 0;
+    unsigned run = 0, best = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    size_t i = 0;
+    while (text && i < len) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            if (c == '!' || c == '?') {
+                if (++run > best)
+                    best = run;
+            } else {
+                run = 0;
+                if (c >= 'A' && c <= 'Z')
+                    letters++, upper++;
+                else if (c >= 'a' && c <= 'z')
+                    letters++;
+            }
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i),
+                                              &cp);
+        if (n <= 0) {
+            run = 0;
+            i++;
+            continue;
+        }
+        i += (size_t)n;
+        if (cp == 0xFF01 || cp == 0xFF1F || cp == 0x203C || cp == 0x2049 ||
+            cp == 0x2048) {
+            /* fullwidth ! ?, and the double marks !! !? ?! */
+            run += cp >= 0x2000 && cp < 0x3000 ? 2 : 1;
+            if (run > best)
+                best = run;
+            continue;
+        }
+        run = 0;
+        switch (utf8proc_category(cp)) {
+        case UTF8PROC_CATEGORY_LU:
+        case UTF8PROC_CATEGORY_LT:
+            letters++, upper++;
+            break;
+        case UTF8PROC_CATEGORY_LL:
+        case UTF8PROC_CATEGORY_LM:
+        case UTF8PROC_CATEGORY_LO:
+            letters++;
+            break;
+        default:
+            break;
+        }
+    }
+    if (!out)
+        return;
+    out->caps_ratio = letters >= 12 ? (double)upper / (double)letters : 0.0;
+    out->exclaim_run = best;
+}
+
+static bool is_stop(const esc__matcher *m, uint64_t h)
+{
+    size_t lo = 0, hi = m->n_stop;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->stop[mid] == h)
+            return true;
+        if (m->stop[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+size_t esc__text_content(const esc__matcher *m, esc__scratch *s,
+                         const char *text, size_t len, uint64_t *out,
+                         size_t max)
+{
+    if (!m || !s || !text || len == 0 || len > TEXT_MAX)
+        return 0;
+    if (!scratch_bind(s, m))
+        return 0;
+    tokenizer t = {0};
+    t.fc.m = m;
+    t.fc.stemmer = s->stemmer;
+    t.fc.cache = s->cache;
+    t.tb = &s->tb;
+    t.want_tokens = true;
+    tokenize(&t, text, len);
+
+    const tokbuf *tb = &s->tb;
+    if (tb->n > s->cap_hashes)
+        esc__grow((void **)&s->hashes, &s->cap_hashes, tb->n,
+                  sizeof(uint64_t));
+    size_t n = 0;
+    for (size_t i = 0; i < tb->n; i++) {
+        const tok *k = &tb->toks[i];
+        uint64_t h = esc__hash64(tb->s.p + k->sstart, k->send - k->sstart);
+        if (!is_stop(m, h))
+            s->hashes[n++] = h;
+    }
+    if (n > 1)
+        qsort(s->hashes, n, sizeof(uint64_t), cmp_u64);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (o == 0 || s->hashes[o - 1] != s->hashes[i])
+            s->hashes[o++] = s->hashes[i];
+    if (o > max)
+        o = max;
+    if (out && o)
+        memcpy(out, s->hashes, o * sizeof(uint64_t));
+    return out ? o : 0;
+}

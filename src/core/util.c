@@ -1,0 +1,561 @@
+/*
+ * util.c - allocation wrappers, the string builder, the arena, durations and
+ * hashing shared by the core.
+ */
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- allocation ---------------------------------------------------------- */
+
+_Noreturn static void oom(void)
+{
+    fputs("escalator: out of memory\n", stderr);
+    abort();
+}
+
+void *esc__xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *esc__xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *esc__xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom();
+    return q;
+}
+
+char *esc__xstrdup(const char *s)
+{
+    return esc__xstrndup(s, strlen(s));
+}
+
+/* Copies at most n bytes, stopping early at a NUL, and terminates them. */
+char *esc__xstrndup(const char *s, size_t n)
+{
+    n = strnlen(s, n);
+    if (n == SIZE_MAX)
+        oom();
+    char *p = esc__xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void esc__grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return;
+    size_t ncap = *cap ? *cap : 8;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2)
+            oom();
+        ncap *= 2;
+    }
+    if (size && ncap > SIZE_MAX / size)
+        oom();
+    *arr = esc__xrealloc(*arr, ncap * size);
+    *cap = ncap;
+}
+
+/* ---- string builder ------------------------------------------------------ */
+
+/* A builder refuses to grow past this; it then sets `failed` and keeps what
+ * it had. */
+#define SB_MAX_LEN ((size_t)1 << 40)
+
+void esc__sb_init(esc__sb *sb)
+{
+    sb->buf = NULL;
+    sb->len = 0;
+    sb->cap = 0;
+    sb->failed = false;
+}
+
+void esc__sb_free(esc__sb *sb)
+{
+    free(sb->buf);
+    esc__sb_init(sb);
+}
+
+void esc__sb_reset(esc__sb *sb)
+{
+    sb->len = 0;
+    sb->failed = false;
+    if (sb->buf)
+        sb->buf[0] = '\0';
+}
+
+/* Makes room for n more bytes plus the terminator; false when the limit
+ * would be passed. */
+static bool sb_reserve(esc__sb *sb, size_t n)
+{
+    if (sb->failed)
+        return false;
+    if (n > SB_MAX_LEN - sb->len) {
+        sb->failed = true;
+        return false;
+    }
+    size_t need = sb->len + n + 1;
+    if (need > sb->cap) {
+        size_t ncap = sb->cap ? sb->cap : 64;
+        while (ncap < need)
+            ncap *= 2;
+        sb->buf = esc__xrealloc(sb->buf, ncap);
+        sb->cap = ncap;
+    }
+    return true;
+}
+
+void esc__sb_put(esc__sb *sb, const char *s, size_t n)
+{
+    if (!sb_reserve(sb, n))
+        return;
+    if (n)
+        memcpy(sb->buf + sb->len, s, n);
+    sb->len += n;
+    sb->buf[sb->len] = '\0';
+}
+
+void esc__sb_putc(esc__sb *sb, char c)
+{
+    esc__sb_put(sb, &c, 1);
+}
+
+void esc__sb_puts(esc__sb *sb, const char *s)
+{
+    esc__sb_put(sb, s, strlen(s));
+}
+
+void esc__sb_vprintf(esc__sb *sb, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) {
+        sb->failed = true;
+        return;
+    }
+    if (!sb_reserve(sb, (size_t)n))
+        return;
+    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+    sb->len += (size_t)n;
+}
+
+void esc__sb_printf(esc__sb *sb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    esc__sb_vprintf(sb, fmt, ap);
+    va_end(ap);
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is invalid
+ * (overlong forms, surrogates and code points above U+10FFFF included).
+ * *skip receives how many bytes the replacement character stands for: the
+ * maximal ill-formed prefix, at least one byte. */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t *skip)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+
+    *skip = 1;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if (i >= n)
+            return 0;
+        unsigned char b = s[i];
+        if (b < lo || b > hi)
+            return 0;
+        lo = 0x80;
+        hi = 0xBF;
+        *skip = i + 1;
+    }
+    return len;
+}
+
+void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+
+    esc__sb_putc(sb, '"');
+    while (i < n) {
+        unsigned char c = p[i];
+        const char *esc = NULL;
+        char ubuf[7];
+        size_t seq = 1, skip = 1;
+
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            run++;
+            continue;
+        }
+        if (c >= 0x80) {
+            seq = utf8_seq(p + i, n - i, &skip);
+            if (seq) {
+                i += seq;
+                run += seq;
+                continue;
+            }
+            esc = "\xEF\xBF\xBD";
+        } else if (c == '"') {
+            esc = "\\\"";
+        } else if (c == '\\') {
+            esc = "\\\\";
+        } else if (c == '\n') {
+            esc = "\\n";
+        } else if (c == '\r') {
+            esc = "\\r";
+        } else if (c == '\t') {
+            esc = "\\t";
+        } else if (c == '\b') {
+            esc = "\\b";
+        } else if (c == '\f') {
+            esc = "\\f";
+        } else {
+            ubuf[0] = '\\';
+            ubuf[1] = 'u';
+            ubuf[2] = '0';
+            ubuf[3] = '0';
+            ubuf[4] = hex[c >> 4];
+            ubuf[5] = hex[c & 15];
+            ubuf[6] = '\0';
+            esc = ubuf;
+        }
+        esc__sb_put(sb, s + i - run, run);
+        run = 0;
+        esc__sb_puts(sb, esc);
+        i += skip;
+    }
+    esc__sb_put(sb, s + i - run, run);
+    esc__sb_putc(sb, '"');
+}
+
+char *esc__sb_take(esc__sb *sb, size_t *len)
+{
+    char *buf = sb->buf;
+    size_t n = sb->len;
+    if (!buf)
+        buf = esc__xcalloc(1, 1);
+    if (len)
+        *len = n;
+    esc__sb_init(sb);
+    return buf;
+}
+
+/* ---- arena --------------------------------------------------------------- */
+
+#define ARENA_ALIGN 16
+#define ARENA_BLOCK ((size_t)64 * 1024)
+/* Allocations larger than this get a block of their own, so that one big
+ * string does not waste the rest of a shared block. */
+#define ARENA_BIG (ARENA_BLOCK / 4)
+
+struct esc__arena_block {
+    esc__arena_block *next;
+    size_t size; /* usable bytes in data */
+    size_t used;
+    _Alignas(ARENA_ALIGN) unsigned char data[];
+};
+
+void esc__arena_init(esc__arena *a)
+{
+    a->head = NULL;
+    a->used_total = 0;
+}
+
+static esc__arena_block *arena_block_new(size_t size)
+{
+    if (size > SIZE_MAX - sizeof(esc__arena_block))
+        oom();
+    esc__arena_block *b = esc__xmalloc(sizeof(*b) + size);
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    return b;
+}
+
+/*
+ * The head block is the one being filled. Big allocations are linked in
+ * behind it, so the head stays the current block; the oldest block (the
+ * tail) is always a standard one, which reset keeps.
+ */
+void *esc__arena_alloc(esc__arena *a, size_t n)
+{
+    if (n == 0)
+        n = 1;
+    if (n > SIZE_MAX - ARENA_ALIGN)
+        oom();
+    size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    void *p;
+
+    if (!a->head)
+        a->head = arena_block_new(ARENA_BLOCK);
+    if (need > ARENA_BIG) {
+        esc__arena_block *b = arena_block_new(need);
+        b->used = need;
+        b->next = a->head->next;
+        a->head->next = b;
+        p = b->data;
+    } else {
+        if (a->head->size - a->head->used < need) {
+            esc__arena_block *b = arena_block_new(ARENA_BLOCK);
+            b->next = a->head;
+            a->head = b;
+        }
+        p = a->head->data + a->head->used;
+        a->head->used += need;
+    }
+    a->used_total += need;
+    memset(p, 0, n);
+    return p;
+}
+
+char *esc__arena_strndup(esc__arena *a, const char *s, size_t n)
+{
+    n = strnlen(s, n);
+    if (n == SIZE_MAX)
+        oom();
+    char *p = esc__arena_alloc(a, n + 1);
+    memcpy(p, s, n);
+    return p;
+}
+
+char *esc__arena_printf(esc__arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    char *p = esc__arena_alloc(a, (size_t)n + 1);
+    if (n > 0) {
+        va_start(ap, fmt);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return p;
+}
+
+void esc__arena_reset(esc__arena *a)
+{
+    esc__arena_block *b = a->head;
+    if (!b)
+        return;
+    while (b->next) {
+        esc__arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    b->used = 0;
+    a->head = b;
+    a->used_total = 0;
+}
+
+void esc__arena_free(esc__arena *a)
+{
+    esc__arena_block *b = a->head;
+    while (b) {
+        esc__arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    esc__arena_init(a);
+}
+
+/* ---- durations ----------------------------------------------------------- */
+
+#define MINUTE ((int64_t)60)
+#define HOUR (60 * MINUTE)
+#define DAY (24 * HOUR)
+#define WEEK (7 * DAY)
+
+/*
+ * Each number carries a unit, units come from largest to smallest and each
+ * at most once ("1h30m", not "30m1h" or "1h1h"); "0" alone is zero.
+ */
+int esc__duration_parse(const char *s, int64_t *secs)
+{
+    static const struct {
+        char unit;
+        int64_t secs;
+    } units[] = {{'w', WEEK}, {'d', DAY}, {'h', HOUR}, {'m', MINUTE},
+                 {'s', 1}};
+    int64_t total = 0;
+    size_t next_unit = 0;
+
+    if (!s || !*s)
+        return -1;
+    if (strcmp(s, "0") == 0) {
+        *secs = 0;
+        return 0;
+    }
+    while (*s) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        int64_t v = 0;
+        while (*s >= '0' && *s <= '9') {
+            int d = *s - '0';
+            if (v > (INT64_MAX - d) / 10)
+                return -1;
+            v = v * 10 + d;
+            s++;
+        }
+        size_t u = next_unit;
+        while (u < ESC__ARRAY_LEN(units) && units[u].unit != *s)
+            u++;
+        if (u == ESC__ARRAY_LEN(units))
+            return -1;
+        if (v > INT64_MAX / units[u].secs)
+            return -1;
+        v *= units[u].secs;
+        if (v > INT64_MAX - total)
+            return -1;
+        total += v;
+        next_unit = u + 1;
+        s++;
+    }
+    *secs = total;
+    return 0;
+}
+
+/* The largest two non-zero units among d h m s, truncated; negative
+ * durations get a leading '-'. */
+void esc__duration_format(int64_t secs, char *buf, size_t size)
+{
+    static const struct {
+        char unit;
+        int64_t secs;
+    } units[] = {{'d', DAY}, {'h', HOUR}, {'m', MINUTE}, {'s', 1}};
+    uint64_t v;
+    size_t off = 0;
+    int parts = 0;
+
+    if (!buf || size == 0)
+        return;
+    buf[0] = '\0';
+    if (secs < 0) {
+        v = (uint64_t)(-(secs + 1)) + 1;
+        off += (size_t)snprintf(buf, size, "-");
+    } else {
+        v = (uint64_t)secs;
+    }
+    if (v == 0) {
+        snprintf(buf, size, "0s");
+        return;
+    }
+    for (size_t i = 0; i < ESC__ARRAY_LEN(units) && parts < 2; i++) {
+        uint64_t q = v / (uint64_t)units[i].secs;
+        if (q == 0)
+            continue;
+        v -= q * (uint64_t)units[i].secs;
+        if (off < size)
+            off += (size_t)snprintf(buf + off, size - off, "%s%llu%c",
+                                    parts ? " " : "", (unsigned long long)q,
+                                    units[i].unit);
+        parts++;
+    }
+}
+
+static size_t words_unit(char *buf, size_t size, uint64_t n, const char *unit)
+{
+    int w = snprintf(buf, size, "%llu %s%s", (unsigned long long)n, unit,
+                     n == 1 ? "" : "s");
+    return w < 0 ? 0 : (size_t)w;
+}
+
+/*
+ * Customer-facing: hours up to 72 hours ("48 hours"), then days ("4 days",
+ * "4 days and 6 hours"), whole weeks as weeks ("1 week", "2 weeks"). A
+ * remainder is named in the next smaller unit and truncated below it.
+ * Negative durations read as "0 seconds".
+ */
+void esc__duration_words(int64_t secs, char *buf, size_t size)
+{
+    uint64_t v = secs < 0 ? 0 : (uint64_t)secs;
+    uint64_t major, minor = 0;
+    const char *major_unit, *minor_unit = NULL;
+
+    if (!buf || size == 0)
+        return;
+    if (v >= (uint64_t)WEEK && v % (uint64_t)WEEK == 0) {
+        major = v / (uint64_t)WEEK;
+        major_unit = "week";
+    } else if (v > 72 * (uint64_t)HOUR) {
+        major = v / (uint64_t)DAY;
+        major_unit = "day";
+        minor = v % (uint64_t)DAY / (uint64_t)HOUR;
+        minor_unit = "hour";
+    } else if (v >= (uint64_t)HOUR) {
+        major = v / (uint64_t)HOUR;
+        major_unit = "hour";
+        minor = v % (uint64_t)HOUR / (uint64_t)MINUTE;
+        minor_unit = "minute";
+    } else if (v >= (uint64_t)MINUTE) {
+        major = v / (uint64_t)MINUTE;
+        major_unit = "minute";
+        minor = v % (uint64_t)MINUTE;
+        minor_unit = "second";
+    } else {
+        major = v;
+        major_unit = "second";
+    }
+    size_t off = words_unit(buf, size, major, major_unit);
+    if (minor && off < size) {
+        int w = snprintf(buf + off, size - off, " and ");
+        if (w > 0 && (size_t)w < size - off)
+            words_unit(buf + off + (size_t)w, size - off - (size_t)w, minor,
+                       minor_unit);
+    }
+}
+
+/* ---- hashing ------------------------------------------------------------- */
+
+uint64_t esc__hash64(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
