@@ -35,11 +35,10 @@ enum { OPT_REQUIRE_COVERAGE, OPT_VERBOSE };
 
 static const cli_option test_options[] = {
     [OPT_REQUIRE_COVERAGE] = {"require-coverage", NULL,
-                              "fail unless every rule, signal and suppression "
-                              "is exercised by some case"},
+                              "fail when a rule, signal or suppression is never "
+                              "exercised"},
     [OPT_VERBOSE] = {"verbose", NULL,
-                     "name each case that passed; print the decision of each "
-                     "that failed"},
+                     "also name passing cases; print failing decisions"},
     {NULL, NULL, NULL},
 };
 
@@ -637,11 +636,19 @@ static void load_suite(suite *s, struct fy_node *root)
         load_case(s, item, has_default_now, default_now);
 }
 
+static void discard_diag(struct fy_diag *diag, void *user, const char *buf,
+                         size_t len)
+{
+    (void)diag, (void)user, (void)buf, (void)len;
+}
+
 /* Parses the cases file; NULL after printing its syntax errors. */
 static struct fy_document *parse_cases_file(suite *s, FILE *f)
 {
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL; /* errors are collected and printed below, nothing else */
+    dcfg.output_fn = discard_diag;
     struct fy_diag *diag = fy_diag_create(&dcfg);
     if (!diag) {
         fprintf(stderr, "%s: out of memory\n", s->path);
@@ -665,7 +672,8 @@ static struct fy_document *parse_cases_file(suite *s, FILE *f)
             n++;
         }
         if (n == 0)
-            fprintf(stderr, "%s: not a valid YAML document\n", s->path);
+            fprintf(stderr, "%s: expected a YAML mapping with a 'cases' list\n",
+                    s->path);
     }
     fy_diag_destroy(diag);
     return doc;

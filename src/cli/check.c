@@ -14,20 +14,29 @@ enum { OPT_DUMP };
 
 static const cli_option check_options[] = {
     [OPT_DUMP] = {"dump", NULL,
-                  "print the compiled form of each policy as JSON (the "
-                  "summary goes to stderr)"},
+                  "print each compiled policy as JSON (summary to stderr)"},
     {NULL, NULL, NULL},
 };
 
 static void print_summary(FILE *f, const char *path, const esc_policy *p)
 {
-    fprintf(f, "%s: ok (%zu rules, %zu signals, %zu suppressions, %zu teams, "
-               "%zu priorities)\n",
-            path, esc_policy_count(p, ESC_ITEM_RULE),
-            esc_policy_count(p, ESC_ITEM_SIGNAL),
-            esc_policy_count(p, ESC_ITEM_SUPPRESSION),
-            esc_policy_count(p, ESC_ITEM_TEAM),
-            esc_policy_count(p, ESC_ITEM_PRIORITY));
+    static const struct {
+        esc_item_kind kind;
+        const char *one, *many;
+    } counted[] = {
+        {ESC_ITEM_RULE, "rule", "rules"},
+        {ESC_ITEM_SIGNAL, "signal", "signals"},
+        {ESC_ITEM_SUPPRESSION, "suppression", "suppressions"},
+        {ESC_ITEM_TEAM, "team", "teams"},
+        {ESC_ITEM_PRIORITY, "priority", "priorities"},
+    };
+    fprintf(f, "%s: ok (", path);
+    for (size_t i = 0; i < sizeof(counted) / sizeof(counted[0]); i++) {
+        size_t n = esc_policy_count(p, counted[i].kind);
+        fprintf(f, "%s%zu %s", i ? ", " : "", n,
+                n == 1 ? counted[i].one : counted[i].many);
+    }
+    fputs(")\n", f);
 }
 
 static int check_one(const char *path, bool dump)

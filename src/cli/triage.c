@@ -27,8 +27,8 @@ static const cli_option triage_options[] = {
     [OPT_JSONL] = {"jsonl", NULL,
                    "one ticket a line in, one compact decision a line out"},
     [OPT_EXPLAIN] = {"explain", NULL,
-                     "add \"explain\": every rule, signal and suppression, "
-                     "fired or not"},
+                     "add \"explain\": all rules, signals, suppressions, fired "
+                     "or not"},
     [OPT_COMPACT] = {"compact", NULL, "print the decision on one line"},
     {NULL, NULL, NULL},
 };

@@ -228,7 +228,7 @@ static void load_fields(ev *e)
             for (size_t k = 0; k < n; k++) {
                 json_t *it = json_array_get(j, k);
                 if (!json_is_string(it)) {
-                    char ip[320];
+                    char ip[340];
                     snprintf(ip, sizeof(ip), "%s/%zu", ptr, k);
                     set_err(e, ip, "expected a string, got %s", json_kind(it));
                     break;
@@ -756,13 +756,15 @@ static void cmp_evidence(ev *e, const esc__cond *c, const esc__value *a,
             put_value(sb, a);
         } else {
             esc__sb_puts(sb, c->a.text);
-            if (c->a.kind != ESC__OPD_CONST) {
+            if (c->a.kind != ESC__OPD_CONST ||
+                !strncmp(c->a.text, "settings.", 9)) {
                 esc__sb_puts(sb, " = ");
                 put_value(sb, a);
             }
             esc__sb_printf(sb, " %s ", esc__op_text(c->op));
             esc__sb_puts(sb, c->b.text);
-            if (c->b.kind != ESC__OPD_CONST) {
+            if (c->b.kind != ESC__OPD_CONST ||
+                !strncmp(c->b.text, "settings.", 9)) {
                 esc__sb_puts(sb, " = ");
                 put_value(sb, b);
             }

@@ -78,7 +78,7 @@ const char *const esc__text_builtin_typos[] = {
     "thru", "through",      "gonna", "going",      "wanna", "want",
     "hrs", "hours",         "mins", "minutes",     "yrs", "years",
     "cust", "customer",     "svc", "service",      "urself", "yourself",
-    "govt", "government",   "dnt", "dont",         "didnt", "didnt",
+    "govt", "government",   "dnt", "dont",         "dosnt", "doesnt",
     NULL};
 
 /* Words that cancel the intent of what follows ("I'm not going to sue").
@@ -111,40 +111,36 @@ const char *const esc__text_stop_words[] = {
     "yeah", "really", NULL};
 
 /* Common words that sit one dropped or swapped letter away from words that
- * policies and the lexicons use ("lawyer" -> "layer", "manager" -> "manger",
- * "complaint" -> "compliant"). A typo variant equal to one of them is not
- * generated. Both sides of each pair are listed so that either may be the
- * phrase word. */
+ * policies and the lexicons use ("lawyer" -> "layer", "contract" ->
+ * "contact", "threat" -> "treat"). A typo variant whose form equals the form
+ * of one of them is not generated. Variants of fewer than five letters are
+ * never generated, so shorter words need no entry. */
 const char *const esc__text_variant_deny[] = {
-    "manger", "manager", "layer", "lawyer", "sever", "server", "severe",
-    "form", "from", "forum", "pubic", "public", "compliant", "complaint",
-    "untied", "united", "sacred", "scared", "prefect", "perfect", "casual",
-    "causal", "trail", "trial", "angle", "angel", "widow", "window", "diary",
-    "dairy", "fried", "fired", "quiet", "quite", "though", "thought",
-    "through", "trough", "tough", "bread", "beard", "broad", "board",
-    "abroad", "county", "country", "desert", "dessert", "except", "expect",
-    "martial", "marital", "metal", "medal", "model", "moral", "mortal",
-    "silver", "sliver", "split", "spilt", "stable", "table", "weird",
-    "wired", "worth", "wrath", "relay", "reply", "really", "price", "pride",
-    "prise", "prize", "cloud", "could", "would", "world", "word", "sword",
-    "bored", "broke", "broken", "token", "taken", "charge", "change",
-    "chance", "charm", "chart", "email", "mail", "female", "males",
-    "fraud", "frau", "scam", "scum", "liar", "lair", "sure", "user",
-    "refuse", "refuge", "defuse", "diffuse", "cancer", "causes", "course",
-    "curse", "source", "lose", "loose", "close", "clothes", "cloths",
-    "bill", "billing", "biling", "filing", "filling", "calling", "ceiling",
-    "ordered", "order", "odder", "border", "dread", "dead", "deal", "delay",
-    "decay", "relied", "replied", "related", "rated", "hated", "heated",
-    "cheated", "chated", "chatted", "canceled", "cancelled", "candle",
-    "angry", "agony", "hungry", "furious", "curious", "spam", "span",
-    "ship", "shit", "shirt", "short", "sport", "spot", "port",
-    "horse", "hoarse", "whore", "worse", "worst", "wrost", "host",
-    "posted", "pasted", "tasted", "wasted", "waited", "wanted", "wonted",
-    "united", "limited", "unlimited", "united", "suite", "suit", "site",
-    "stupid", "stupor", "update", "upstate", "useless", "unless",
-    "scammed", "scammer", "slammed", "stammer", "bitch", "batch", "butch",
-    "bastard", "basted", "custard", "mustard", "idiot", "idiom",
-    "moron", "moon", "morn", "boron", "joke", "poke", "woke", "juke",
+    "abroad", "angel", "angle", "beach", "beard", "bling", "block",
+    "board", "bread", "broad", "casual", "causal", "cloud", "compliant",
+    "complaint", "contact", "contract", "costume", "county", "country",
+    "dagger", "dairy", "diary", "desert", "dessert", "elect", "except",
+    "expect", "explanation", "feral", "forth", "forum", "fried", "fired",
+    "garage", "inter", "layer", "lawyer", "manger", "manager", "marital",
+    "martial", "medal", "metal", "medial", "model", "moral", "mortal",
+    "notice", "outage", "perfect", "prefect", "pubic", "public",
+    "quiet", "quite", "reception", "relay", "reply", "represent",
+    "sacred", "scared", "sever", "server", "severe", "silver", "sliver",
+    "spend", "split", "spilt", "sport", "support", "stable", "table",
+    "sting", "though", "thought", "through", "trough", "threat", "treat",
+    "trace", "track", "trail", "trial", "untied", "united", "weird",
+    "wired", "widow", "window", "worth", "wrath", "world", "would",
+    "could", "should", "price", "pride", "prize", "refuse", "refuge",
+    "course", "source", "curse", "loose", "close", "clothes", "filling",
+    "filing", "order", "border", "delay", "decay", "relied", "replied",
+    "related", "hated", "heated", "cheated", "angry", "agony", "hungry",
+    "furious", "curious", "shirt", "short", "horse", "worse", "worst",
+    "posted", "pasted", "tasted", "wasted", "waited", "wanted", "limited",
+    "suite", "unless", "useless", "update", "stupid", "batch", "custard",
+    "mustard", "idiom", "spending", "sporting", "blocking", "treating",
+    "tracing", "contacting", "noticed", "treated", "traced", "blocked",
+    "contacted", "spent", "sports", "beaches", "layers", "notices",
+    "representation", "numerous", "numeric", "notify", "discontent",
     NULL};
 
 const char *const *esc__lexicon_words(esc__lexicon lex)

@@ -47,8 +47,10 @@ extern const char *const esc__text_variant_deny[];
 /* Words longer than this (in normalised bytes) are neither looked up in the
  * typo table nor stemmed, only squeezed. */
 #define WORD_MAX 64
-/* Typo variants are made for words of at least this many letters. */
+/* Typo variants are made for words of at least VARIANT_MIN letters, and
+ * kept when their form has at least VARIANT_FORM_MIN. */
 #define VARIANT_MIN 6
+#define VARIANT_FORM_MIN 5
 /* Largest text esc__scan and esc__text_content accept: keeps every offset,
  * including those into the (longer) normalised text, within 32 bits. */
 #define TEXT_MAX ((size_t)256 << 20)
@@ -1031,7 +1033,7 @@ static void typo_variants(variant_ctx *v, const char *w, size_t n, bool stem)
             memcpy(form, c, n - 1);
             fn = squeeze2(form, n - 1);
         }
-        add_variant(v, form, fn, 4);
+        add_variant(v, form, fn, VARIANT_FORM_MIN);
     }
     for (size_t i = 1; i + 2 < n; i++) {
         if (w[i] == w[i + 1])
@@ -1046,24 +1048,33 @@ static void typo_variants(variant_ctx *v, const char *w, size_t n, bool stem)
             memcpy(form, c, n);
             fn = squeeze2(form, n);
         }
-        add_variant(v, form, fn, 4);
+        add_variant(v, form, fn, VARIANT_FORM_MIN);
     }
 }
 
-/* Inflections the stemmer reduces to another stem than the word's own
- * ("sue" -> "sued", "suing" -> "su"): words ending in a consonant (or u)
- * then e. */
+/* Adds the stem of an inflection of w when it is a shorter prefix of w:
+ * the stemmer reduces "sued" and "suing" to "su" but "sue" to "sue". */
+static void inflection_variant(variant_ctx *v, const char *w, size_t n,
+                               const char *infl, size_t in)
+{
+    char form[WORD_MAX + 8];
+    size_t fn = stem_squeeze(v->stemmer, infl, in, form);
+    if (fn < n && memcmp(form, w, fn) == 0)
+        add_variant(v, form, fn, 2);
+}
+
+/* Inflections of words that end in a consonant (or u) then e. */
 static void inflection_variants(variant_ctx *v, const char *w, size_t n)
 {
-    char c[WORD_MAX + 8], form[WORD_MAX + 8];
+    char c[WORD_MAX + 8];
     if (n < 3 || n + 3 > WORD_MAX || !all_lower(w, n) || w[n - 1] != 'e' ||
         w[n - 2] == 'e' || w[n - 2] == 'i')
         return;
     memcpy(c, w, n);
     c[n] = 'd';
-    add_variant(v, form, stem_squeeze(v->stemmer, c, n + 1, form), 2);
+    inflection_variant(v, w, n, c, n + 1);
     memcpy(c + n - 1, "ing", 3);
-    add_variant(v, form, stem_squeeze(v->stemmer, c, n + 2, form), 2);
+    inflection_variant(v, w, n, c, n + 2);
 }
 
 static void phrase_variants(variant_ctx *v)

@@ -145,16 +145,24 @@ void esc__sb_puts(esc__sb *sb, const char *s)
 void esc__sb_vprintf(esc__sb *sb, const char *fmt, va_list ap)
 {
     va_list ap2;
+    if (!sb_reserve(sb, 64))
+        return;
+    size_t room = sb->cap - sb->len;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    int n = vsnprintf(sb->buf + sb->len, room, fmt, ap2);
     va_end(ap2);
     if (n < 0) {
+        sb->buf[sb->len] = '\0';
         sb->failed = true;
         return;
     }
-    if (!sb_reserve(sb, (size_t)n))
-        return;
-    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+    if ((size_t)n >= room) {
+        if (!sb_reserve(sb, (size_t)n)) {
+            sb->buf[sb->len] = '\0';
+            return;
+        }
+        vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+    }
     sb->len += (size_t)n;
 }
 
@@ -360,14 +368,17 @@ char *esc__arena_strndup(esc__arena *a, const char *s, size_t n)
 
 char *esc__arena_printf(esc__arena *a, const char *fmt, ...)
 {
+    char small[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     if (n < 0)
-        n = 0;
+        return esc__arena_alloc(a, 1);
     char *p = esc__arena_alloc(a, (size_t)n + 1);
-    if (n > 0) {
+    if ((size_t)n < sizeof small) {
+        memcpy(p, small, (size_t)n);
+    } else {
         va_start(ap, fmt);
         vsnprintf(p, (size_t)n + 1, fmt, ap);
         va_end(ap);

@@ -201,6 +201,11 @@ static void test_nulls_and_unknown_keys(void **state)
     assert_int_equal(t->n_messages, 1);
     assert_int_equal(t->n_steps, 0);
     esc_ticket_free(&t);
+
+    t = parse_ok("{\"id\":\"T-4\",\"messages\":[]}");
+    assert_int_equal(t->n_messages, 0);
+    assert_null(t->messages);
+    esc_ticket_free(&t);
 }
 
 static void test_all_enum_values(void **state)
@@ -266,6 +271,8 @@ static void test_api_edges(void **state)
     assert_int_equal(esc_ticket_parse("{}", 2, "x", NULL, &e), ESC_EINVAL);
     assert_int_equal(esc_ticket_parse(NULL, 5, "x", &t, &e), ESC_EINVAL);
     assert_null(t);
+    expect_error_n(NULL, 0, ESC_ETICKET,
+                   "t.json:1:1: invalid JSON: the input is empty");
 
     /* the input need not be NUL-terminated: only len bytes are read */
     const char text[] = "{\"id\":\"T-9\"}GARBAGE";

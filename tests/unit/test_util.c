@@ -67,6 +67,18 @@ static void test_sb_basic(void **state)
     assert_int_equal(sb.len, 40000);
     assert_memory_equal(sb.buf + 39996, "9999", 4);
 
+    /* one format result larger than the room left */
+    char long_arg[1001];
+    memset(long_arg, 'z', 1000);
+    long_arg[1000] = '\0';
+    esc__sb_printf(&sb, "<%s>", long_arg);
+    assert_int_equal(sb.len, 41002);
+    assert_int_equal(sb.buf[40000], '<');
+    assert_int_equal(sb.buf[41001], '>');
+    assert_int_equal(sb.buf[41002], '\0');
+    sb.len = 40000;
+    sb.buf[40000] = '\0';
+
     size_t len = 0;
     char *s = esc__sb_take(&sb, &len);
     assert_int_equal(len, 40000);
@@ -74,6 +86,26 @@ static void test_sb_basic(void **state)
     assert_null(sb.buf);
     assert_int_equal(sb.len, 0);
     free(s);
+    esc__sb_free(&sb);
+}
+
+/* Once the builder has failed, appends are ignored until a reset. */
+static void test_sb_sticky_failure(void **state)
+{
+    (void)state;
+    esc__sb sb;
+    esc__sb_init(&sb);
+    esc__sb_puts(&sb, "kept");
+    sb.failed = true;
+    esc__sb_puts(&sb, " dropped");
+    esc__sb_printf(&sb, "%d", 5);
+    esc__sb_json_str(&sb, "x", 1);
+    assert_string_equal(sb.buf, "kept");
+    assert_true(sb.failed);
+    esc__sb_reset(&sb);
+    assert_false(sb.failed);
+    esc__sb_puts(&sb, "again");
+    assert_string_equal(sb.buf, "again");
     esc__sb_free(&sb);
 }
 
@@ -174,6 +206,12 @@ static void test_arena(void **state)
     assert_string_equal(f, "x=7");
     char *e = esc__arena_printf(&a, "%s", "");
     assert_string_equal(e, "");
+    char long_arg[301];
+    memset(long_arg, 'q', 300);
+    long_arg[300] = '\0';
+    char *l = esc__arena_printf(&a, "[%s]", long_arg);
+    assert_int_equal(strlen(l), 302);
+    assert_int_equal(l[301], ']');
     assert_true(a.used_total > big);
 
     esc__arena_reset(&a);
@@ -397,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_strdup),
         cmocka_unit_test(test_push),
         cmocka_unit_test(test_sb_basic),
+        cmocka_unit_test(test_sb_sticky_failure),
         cmocka_unit_test(test_sb_take_empty),
         cmocka_unit_test(test_json_escape),
         cmocka_unit_test(test_json_escape_invalid_utf8),
