@@ -827,7 +827,7 @@ static void compare_field(run *r, const expect_field *f, struct fy_node *want,
         node_strings(want, &w);
         json_names(got, f->item, &g);
         bool same = w.n == g.n;
-        if (same && f->kind == EXPECT_SET) {
+        if (same && w.n > 0 && f->kind == EXPECT_SET) {
             strv ws = {0}, gs = {0};
             for (size_t i = 0; i < w.n; i++) {
                 strv_push(&ws, w.v[i]);
