@@ -1690,16 +1690,17 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     notif *nts = NULL;
     size_t nnt = 0, capnt = 0;
     char *note = NULL, *cmsg = NULL;
+    /* A fired rule's requirements count even when it does not escalate
+     * (an action that needs a phone number, say). */
+    for (size_t i = 0; i < no; i++)
+        check_required(&e, p->rules[order[i]].requires,
+                       p->rules[order[i]].n_requires, &miss, &nmiss, &capmiss);
     if (e.escalate) {
         check_required(&e, p->requires, p->n_requires, &miss, &nmiss,
                        &capmiss);
         for (size_t i = 0; i < nt; i++)
             check_required(&e, p->teams[targets[i]].requires,
                            p->teams[targets[i]].n_requires, &miss, &nmiss,
-                           &capmiss);
-        for (size_t i = 0; i < no; i++)
-            check_required(&e, p->rules[order[i]].requires,
-                           p->rules[order[i]].n_requires, &miss, &nmiss,
                            &capmiss);
         if (tmpl)
             check_required(&e, tmpl->requires, tmpl->n_requires, &miss,

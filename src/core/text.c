@@ -6,7 +6,7 @@
  * A text is read once, code point by code point. Each code point is
  * normalised on its own (case folding, compatibility decomposition, marks
  * stripped) so that every word keeps the byte range of the original text it
- * came from. The pass produces, as asked for:
+ * came from. The pass produces, each only when the matcher needs it:
  *   - the token table: per word, its original byte range, the range of its
  *     form in the stem stream and of its normalised spelling in the exact
  *     stream, and its clause number (for negation);
@@ -38,9 +38,14 @@ extern const char *const esc__text_builtin_negators[];
 extern const char *const esc__text_stop_words[];
 extern const char *const esc__text_variant_deny[];
 
+/* Case folding, compatibility decomposition (NFKC without the final
+ * composition, which stripping the marks makes moot), accents and other
+ * marks stripped, default-ignorable code points (zero-width spaces and
+ * joiners, soft hyphens) dropped so that they cannot split a word. */
 #define NORM_OPTS                                                           \
     ((utf8proc_option_t)(UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE |             \
-                         UTF8PROC_COMPAT | UTF8PROC_STRIPMARK))
+                         UTF8PROC_COMPAT | UTF8PROC_STRIPMARK |             \
+                         UTF8PROC_IGNORE))
 /* Longest decomposition of one code point that is kept; longer ones (a few
  * Arabic ligatures) are treated as separators. */
 #define NORM_MAX 24
@@ -413,44 +418,48 @@ enum {
     CL_APOS,   /* dropped inside a word */
     CL_STAR,   /* kept inside a word */
     CL_COMMA,  /* clause break */
-    CL_SENT    /* sentence break, also a clause break */
+    CL_SENT,   /* sentence break, also a clause break */
+    CL_IDEO    /* a word on its own: scripts written without spaces */
 };
 
-static unsigned char ascii_class[128];
-static unsigned char ascii_lower[128];
-static atomic_bool ascii_ready;
-
-static void ascii_init(void)
-{
-    if (atomic_load_explicit(&ascii_ready, memory_order_acquire))
-        return;
-    for (int c = 0; c < 128; c++) {
-        unsigned char cl = CL_SEP;
-        unsigned char lo = (unsigned char)c;
-        if (c >= 'a' && c <= 'z')
-            cl = CL_WORD;
-        else if (c >= 'A' && c <= 'Z')
-            cl = CL_WORD, lo = (unsigned char)(c - 'A' + 'a');
-        else if (c >= '0' && c <= '9')
-            cl = CL_WORD;
-        else if (c == '\'')
-            cl = CL_APOS;
-        else if (c == '*')
-            cl = CL_STAR;
-        else if (c == ',')
-            cl = CL_COMMA;
-        else if (c == '.' || c == '!' || c == '?' || c == ';')
-            cl = CL_SENT;
-        ascii_class[c] = cl;
-        ascii_lower[c] = lo;
-    }
-    atomic_store_explicit(&ascii_ready, true, memory_order_release);
-}
+#define S CL_SEP
+#define W CL_WORD
+#define A CL_APOS
+#define T CL_STAR
+#define C CL_COMMA
+#define P CL_SENT
+/* Classes of the ASCII characters. */
+static const unsigned char ascii_class[128] = {
+    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
+    S, S, S, S, S, S, S, S, S, S, S, S, S, S, S, S,
+    S, P, S, S, S, S, S, A, S, S, T, S, C, S, P, S,
+    W, W, W, W, W, W, W, W, W, W, S, P, S, S, S, P,
+    S, W, W, W, W, W, W, W, W, W, W, W, W, W, W, W,
+    W, W, W, W, W, W, W, W, W, W, W, S, S, S, S, S,
+    S, W, W, W, W, W, W, W, W, W, W, W, W, W, W, W,
+    W, W, W, W, W, W, W, W, W, W, W, S, S, S, S, S,
+};
+#undef S
+#undef W
+#undef A
+#undef T
+#undef C
+#undef P
 
 static unsigned cp_class(utf8proc_int32_t cp)
 {
     if (cp < 128)
         return ascii_class[cp];
+    if ((cp >= 0x3040 && cp <= 0x30FF) ||   /* Hiragana, Katakana */
+        (cp >= 0x3400 && cp <= 0x4DBF) ||   /* CJK extension A */
+        (cp >= 0x4E00 && cp <= 0x9FFF) ||   /* CJK unified ideographs */
+        (cp >= 0xF900 && cp <= 0xFAFF) ||   /* CJK compatibility */
+        (cp >= 0x20000 && cp <= 0x3134F) || /* CJK extensions B-G */
+        (cp >= 0x0E00 && cp <= 0x0EFF))     /* Thai, Lao */
+        return utf8proc_category(cp) == UTF8PROC_CATEGORY_LO ||
+                       utf8proc_category(cp) == UTF8PROC_CATEGORY_LM
+                   ? CL_IDEO
+                   : CL_SEP;
     switch (utf8proc_category(cp)) {
     case UTF8PROC_CATEGORY_LU:
     case UTF8PROC_CATEGORY_LL:
@@ -484,7 +493,8 @@ typedef struct tokenizer {
     tokbuf *tb;
     bool want_tokens, want_exact, want_norm;
 
-    int state; /* ST_* */
+    int state;   /* ST_* */
+    bool single; /* the word is one CL_IDEO character */
     size_t stars;
     uint32_t wstart, wend;
     bool sent_break, clause_break;
@@ -541,7 +551,19 @@ static inline void feed(tokenizer *t, unsigned cl, const char *u, size_t n,
                         uint32_t os, uint32_t oe)
 {
     switch (cl) {
+    case CL_IDEO:
+        end_word(t);
+        t->tb->word.len = 0;
+        t->wstart = os;
+        buf_put(&t->tb->word, u, n);
+        t->wend = oe;
+        t->state = ST_WORD;
+        t->single = true;
+        break;
     case CL_WORD:
+        if (t->single && t->state != ST_OUT)
+            end_word(t);
+        t->single = false;
         if (t->state == ST_OUT) {
             t->tb->word.len = 0;
             t->wstart = os;
@@ -623,7 +645,7 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
     while (i < len) {
         unsigned char c = p[i];
         if (c < 0x80) {
-            char lo = (char)ascii_lower[c];
+            char lo = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
             if (t->want_tokens)
                 feed(t, ascii_class[c], &lo, 1, (uint32_t)i, (uint32_t)i + 1);
             if (t->want_norm) {
@@ -691,7 +713,6 @@ static struct sb_stemmer *new_stemmer(void)
 
 esc__matcher_builder *esc__mb_new(void)
 {
-    ascii_init();
     esc__matcher_builder *b = esc__xcalloc(1, sizeof(*b));
     b->stemmer = new_stemmer();
     return b;
@@ -1419,7 +1440,6 @@ esc__scratch *esc__scratch_new(const esc__matcher *m)
 {
     if (!m)
         return NULL;
-    ascii_init();
     esc__scratch *s = esc__xcalloc(1, sizeof(*s));
     s->stemmer = new_stemmer();
     s->cache = esc__xcalloc(CACHE_SLOTS, sizeof(cache_ent));

@@ -4,34 +4,61 @@
  * every phrase of a policy.
  *
  * How a message is matched:
- *   1. The text is normalised with utf8proc (NFKC, case folding, accents
- *      stripped) and split into words. Apostrophes inside words are dropped
- *      ("don't" -> "dont", "I'm" -> "im"); '*' inside a word is kept so that
- *      masked profanity ("f*ck") stays one word. Runs of three or more equal
- *      letters shrink to one ("sooo" -> "so"), then doubled letters to one
- *      ("reffund" -> "refund", "address" -> "adres"), on both sides.
- *   2. Each word is mapped through the typo table (built-in chat spellings
- *      such as "pls" and the policy's own `typos:`), then reduced to its
- *      Snowball English stem ("refunded", "refunds" -> "refund").
- *   3. The stems are joined with single spaces into a stream " s1 s2 ... "
- *      and scanned once by one Vectorscan literal database that holds every
- *      phrase of the policy (each phrase stemmed the same way, as " p1 p2 "),
- *      plus, for each word of six or more letters, its variants with one
- *      interior letter dropped or two neighbouring interior letters swapped:
- *      the typos of fast typing. Spaces at both ends make every hit fall on
- *      word boundaries.
+ *   1. The text is normalised with utf8proc, code point by code point: case
+ *      folding, compatibility decomposition (NFKC), accents and other marks
+ *      stripped, default-ignorable code points (zero-width spaces, soft
+ *      hyphens) dropped. Invalid UTF-8 bytes are separators. Words are runs
+ *      of letters and digits. Apostrophes inside words are dropped ("don't"
+ *      -> "dont", "I'm" -> "im"); '*' inside a word is kept so that masked
+ *      profanity ("f*ck") stays one word. Each character of a script written
+ *      without spaces (Chinese, Japanese kana, Thai, Lao) is a word of its
+ *      own, so that phrases in those scripts match inside longer runs.
+ *   2. In each word, runs of three or more equal letters shrink to one
+ *      ("sooo" -> "so"). The word is mapped through the typo table (built-in
+ *      chat spellings such as "pls" and the policy's own `typos:`; keys are
+ *      compared with doubled letters squeezed), then reduced to its Snowball
+ *      English stem ("refunded", "refunds" -> "refund"). Finally doubled
+ *      letters shrink to one in stems of four letters or more ("reffund" ->
+ *      "refund", "address" -> "adres"); shorter ones keep them ("ass" is not
+ *      "as"). Words longer than 64 bytes are only squeezed. Phrases go
+ *      through the same steps.
+ *   3. The stems are joined with single spaces into a stream " s1 s2 ... ",
+ *      where a sentence break (. ! ? ;) between two words shows as " . ", and
+ *      scanned once by one Vectorscan literal database that holds every
+ *      phrase of the policy (each phrase turned into a stream the same way),
+ *      so no phrase matches across a sentence break. The database also holds
+ *      typo variants: for each word of six or more ASCII letters, the word
+ *      (and its stem) with one interior letter dropped or two different
+ *      neighbouring interior letters swapped, never the first or last
+ *      letter; a variant is kept only when its stem has five letters or more
+ *      and is not the stem of another word of the policy's phrases, of a stop
+ *      word, of a negator, or of a built-in list of common words ("lawyer"
+ *      never becomes "layer"). It also holds the stems of regular inflections
+ *      when the stemmer cuts them shorter than the word ("sue": "sued" and
+ *      "suing" stem to "su"). Spaces at both ends make every hit fall on
+ *      word boundaries. A hit covers the words of the phrase and reports the
+ *      original bytes from the first of them to the last.
  *   4. A phrase flagged ESC__PHRASE_NEGATABLE is reported negated when one of
- *      the negators ("not", "never", "no", "dont", "wont", ...) stands within
- *      the three words before it with no clause break (. ! ? ; , or "but")
- *      in between: "I'm not going to sue" does not count as a threat.
- *   5. Regular expressions are compiled into a second Vectorscan database
- *      and run over the normalised (folded, unstemmed) text.
+ *      the negators ("not", "never", "no", "dont", "wont", ...; not "cant")
+ *      is among the three words before it with no clause break (. ! ? ; , or
+ *      the word "but") in between: "I'm not going to sue" does not count as a
+ *      threat.
+ *   5. A phrase flagged ESC__PHRASE_EXACT is matched on the words of step 1
+ *      only: no typo table, squeezing, stemming or variants (case and accents
+ *      still fold). Such phrases live in a second literal database, scanned
+ *      over a stream of those words.
+ *   6. Regular expressions are compiled into a third Vectorscan database
+ *      (HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST) and run over
+ *      the normalised text of step 1: case-folded, accents stripped, spacing
+ *      and punctuation kept. Write them without accents. A match that grows
+ *      from one start ("\d+" over "12345") is reported once, at its longest.
  *
  * Hits are reported with byte offsets into the ORIGINAL text, so evidence can
- * quote what the customer wrote.
+ * quote what the customer wrote: text[start..end).
  *
  * A compiled matcher is immutable and may be shared by threads; each thread
- * scans with its own scratch.
+ * scans with its own scratch, whose buffers grow to the largest text seen:
+ * scanning a typical message allocates nothing.
  */
 #ifndef ESC_TEXT_H
 #define ESC_TEXT_H
@@ -49,12 +76,15 @@ enum {
     ESC__PHRASE_EXACT = 1u << 1      /* no stemming, no typo variants */
 };
 
+/* Never NULL: like the rest of the core, it aborts when memory runs out. */
 esc__matcher_builder *esc__mb_new(void);
 void esc__mb_free(esc__matcher_builder **b);
 
 /*
  * Adds a phrase. `id` is the caller's number for it (reported with each hit).
- * Returns 0, or -1 with a message in err when the phrase has no words.
+ * Returns 0, or -1 with a message in err when the phrase has no words or is
+ * longer than 4096 bytes. Punctuation in a phrase only matters as a sentence
+ * break.
  */
 int esc__mb_add_phrase(esc__matcher_builder *b, const char *phrase,
                        uint32_t id, unsigned flags, char *err, size_t errlen);
@@ -68,14 +98,18 @@ int esc__mb_add_phrase(esc__matcher_builder *b, const char *phrase,
 int esc__mb_add_regex(esc__matcher_builder *b, const char *regex, uint32_t id,
                       char *err, size_t errlen, int *err_offset);
 /* Maps a misspelling to the intended word for this policy ("mngr" ->
- * "manager"). Both are single words. */
+ * "manager"); it wins over a built-in entry for the same misspelling.
+ * Returns 0, or -1 unless both are single words of at most 64 bytes. */
 int esc__mb_add_typo(esc__matcher_builder *b, const char *typo,
                      const char *word);
 /* Replaces the built-in negator list with the policy's own when called at
- * least once. */
+ * least once. Returns 0, or -1 unless `word` is a single word. */
 int esc__mb_add_negator(esc__matcher_builder *b, const char *word);
 
-/* Compiles everything added. The builder can be freed afterwards. */
+/* Compiles everything added. The builder can be freed afterwards. Returns 0,
+ * or ESC_EMATCH with Vectorscan's message in err (ESC_EINVAL without a
+ * builder). A builder with nothing in it gives a matcher that finds
+ * nothing. */
 int esc__mb_build(esc__matcher_builder *b, esc__matcher **out, char *err,
                   size_t errlen);
 void esc__matcher_free(esc__matcher **m);
@@ -85,6 +119,8 @@ void esc__matcher_free(esc__matcher **m);
 size_t esc__matcher_literal_count(const esc__matcher *m);
 size_t esc__matcher_regex_count(const esc__matcher *m);
 
+/* A scratch for scanning with m; NULL when Vectorscan cannot allocate one.
+ * Used with another matcher, a scratch resizes itself for it on first use. */
 esc__scratch *esc__scratch_new(const esc__matcher *m);
 void esc__scratch_free(esc__scratch **s);
 
@@ -96,13 +132,16 @@ typedef struct esc__hit {
     bool regex;     /* reported by a regular expression */
 } esc__hit;
 
-/* Called once per hit, in order of `end`. Return non-zero to stop. */
+/* Called once per hit, in order of `end` (for equal ends, the shorter hit
+ * first). Return non-zero to stop. */
 typedef int (*esc__hit_fn)(void *ud, const esc__hit *hit);
 
 /*
  * Scans one text (UTF-8; invalid bytes are treated as separators). Returns 0,
- * ESC_EMATCH on a Vectorscan failure. Each phrase id is reported at most once
- * per position; the same phrase may be reported at several positions.
+ * ESC_EMATCH on a Vectorscan failure, ESC_ELIMIT for a text over 256 MiB,
+ * ESC_EINVAL for a missing matcher, scratch or text. Each id is reported at
+ * most once per position (start and end); the same phrase may be reported at
+ * several positions.
  */
 int esc__scan(const esc__matcher *m, esc__scratch *s, const char *text,
               size_t len, esc__hit_fn fn, void *ud);
@@ -121,15 +160,18 @@ void esc__text_shouting(const char *text, size_t len, esc__shouting *out);
 /*
  * The content of a message as a sorted, de-duplicated set of 64-bit hashes
  * of its stems, stop words left out (for "the same problem described three
- * times"). Writes at most `max` hashes to out and returns how many. Uses the
- * scratch's buffers; the matcher supplies the typo table.
+ * times"). Writes at most `max` hashes (the smallest) to out and returns how
+ * many; 0 for an empty text or one over 256 MiB. Uses the scratch's buffers;
+ * the matcher supplies the typo table. The hashes are esc__hash64 of the word
+ * forms of step 2, stable across runs.
  */
 size_t esc__text_content(const esc__matcher *m, esc__scratch *s,
                          const char *text, size_t len, uint64_t *out,
                          size_t max);
 
 /* Built-in word lists, NULL-terminated, for `lexicon:` signals. Phrases in
- * the lists are matched like policy phrases. */
+ * the lists are matched like policy phrases. Both return NULL for an unknown
+ * lexicon. */
 typedef enum { ESC__LEX_PROFANITY, ESC__LEX_ANGER, ESC__LEX_COUNT } esc__lexicon;
 const char *const *esc__lexicon_words(esc__lexicon lex);
 const char *esc__lexicon_name(esc__lexicon lex);

@@ -244,6 +244,33 @@ static void test_case_and_accents(void **state)
     esc__matcher_free(&m);
 }
 
+static void test_scripts_and_invisibles(void **state)
+{
+    (void)state;
+    phrase_spec p[] = {{"\xe9\x80\x80\xe6\xac\xbe", 1, 0}, /* 退款 */
+                       {"refund", 2, 0},
+                       {NULL, 0, 0}};
+    esc__matcher *m = build(p, NULL, 0);
+    esc__scratch *s = esc__scratch_new(m);
+    hits hs;
+
+    /* 我要退款！现在 */
+    scan(m, s, "\xe6\x88\x91\xe8\xa6\x81\xe9\x80\x80\xe6\xac\xbe\xef\xbc\x81"
+               "\xe7\x8e\xb0\xe5\x9c\xa8",
+         &hs);
+    expect_quote(&hs, 1, "\xe9\x80\x80\xe6\xac\xbe");
+    assert_int_equal(hs.n, 1);
+
+    /* A zero-width space or a soft hyphen does not split a word. */
+    scan(m, s, "re\xe2\x80\x8b" "fund and re\xc2\xad" "fund", &hs);
+    assert_int_equal(count_id(&hs, 2), 2);
+    expect_quote(&hs, 2, "re\xe2\x80\x8b" "fund");
+    expect_quote(&hs, 2, "re\xc2\xad" "fund");
+
+    esc__scratch_free(&s);
+    esc__matcher_free(&m);
+}
+
 static void test_typos(void **state)
 {
     (void)state;
@@ -907,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_word_boundaries),
         cmocka_unit_test(test_multi_word),
         cmocka_unit_test(test_case_and_accents),
+        cmocka_unit_test(test_scripts_and_invisibles),
         cmocka_unit_test(test_typos),
         cmocka_unit_test(test_policy_typos),
         cmocka_unit_test(test_negation),
