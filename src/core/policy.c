@@ -1658,7 +1658,8 @@ int esc_policy_load_buffer(const char *name, const char *data, size_t len,
     } else {
         fy_diag_set_collect_errors(fd, true);
         struct fy_parse_cfg pcfg = {
-            .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = fd};
+            .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_RESOLVE_DOCUMENT,
+            .diag = fd};
         struct fy_document *doc =
             fy_document_build_from_string(&pcfg, data ? data : "", len);
         if (!doc) {

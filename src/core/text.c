@@ -446,6 +446,11 @@ static const unsigned char ascii_class[128] = {
 #undef C
 #undef P
 
+static inline unsigned char ascii_fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
 static unsigned cp_class(utf8proc_int32_t cp)
 {
     if (cp < 128)
@@ -645,9 +650,36 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
     while (i < len) {
         unsigned char c = p[i];
         if (c < 0x80) {
-            char lo = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-            if (t->want_tokens)
-                feed(t, ascii_class[c], &lo, 1, (uint32_t)i, (uint32_t)i + 1);
+            unsigned cl = ascii_class[c];
+            if (cl == CL_WORD && !t->single &&
+                (t->state == ST_OUT || t->state == ST_WORD)) {
+                /* A run of ASCII letters and digits, in one go. */
+                size_t j = i + 1;
+                while (j < len && p[j] < 0x80 && ascii_class[p[j]] == CL_WORD)
+                    j++;
+                if (t->want_tokens) {
+                    buf *w = &tb->word;
+                    if (t->state == ST_OUT) {
+                        w->len = 0;
+                        t->wstart = (uint32_t)i;
+                    }
+                    buf_need(w, j - i);
+                    for (size_t k = i; k < j; k++)
+                        w->p[w->len++] = (char)ascii_fold(p[k]);
+                    t->wend = (uint32_t)j;
+                    t->state = ST_WORD;
+                }
+                if (t->want_norm)
+                    for (size_t k = i; k < j; k++) {
+                        tb->norm.p[tb->norm.len] = (char)ascii_fold(p[k]);
+                        tb->map[tb->norm.len++] = (uint32_t)k;
+                    }
+                i = j;
+                continue;
+            }
+            char lo = (char)ascii_fold(c);
+            if (t->want_tokens && (cl != CL_SEP || t->state != ST_OUT))
+                feed(t, cl, &lo, 1, (uint32_t)i, (uint32_t)i + 1);
             if (t->want_norm) {
                 tb->norm.p[tb->norm.len] = lo;
                 tb->map[tb->norm.len++] = (uint32_t)i;

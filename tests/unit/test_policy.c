@@ -238,6 +238,36 @@ static void bad_regex(void **state)
     free(d);
 }
 
+/* Anchors and aliases stand for the anchored value. */
+static void yaml_aliases(void **state)
+{
+    (void)state;
+    const char *text =
+        "escalator: 1\nname: t\nteams: [{id: a}]\npriorities: [{id: p}]\n"
+        "rules: [{id: r, when: 'true', targets: [a]}]\n"
+        "templates:\n"
+        "  - {id: x, for: [a], when: channel == email, note: &shared 'N {{ticket.id}}'}\n"
+        "  - {id: y, for: [a], note: *shared}\n";
+    esc_policy *p = NULL;
+    assert_int_equal(esc_policy_load_buffer("p.yaml", text, strlen(text), &p,
+                                            NULL), 0);
+    esc_engine *e = NULL;
+    assert_int_equal(esc_engine_new(p, &e), 0);
+    esc_ticket *t = NULL;
+    esc_error err;
+    const char *tj = "{\"id\":\"T-9\",\"channel\":\"chat\"}";
+    assert_int_equal(esc_ticket_parse(tj, strlen(tj), "t", &t, &err), 0);
+    esc_decision *d = NULL;
+    assert_int_equal(esc_engine_evaluate(e, t, 0, 0, &d, &err), 0);
+    char *js = esc_decision_json(d, 0, NULL);
+    assert_non_null(strstr(js, "\"note\":\"N T-9\""));
+    free(js);
+    esc_decision_free(&d);
+    esc_ticket_free(&t);
+    esc_engine_free(&e);
+    esc_policy_unref(&p);
+}
+
 static void file_errors(void **state)
 {
     (void)state;
@@ -298,6 +328,7 @@ int main(void)
         cmocka_unit_test(expression_syntax),
         cmocka_unit_test(template_placeholders),
         cmocka_unit_test(bad_regex),
+        cmocka_unit_test(yaml_aliases),
         cmocka_unit_test(file_errors),
         cmocka_unit_test(introspection),
     };
