@@ -74,6 +74,8 @@ typedef struct sig_state {
     hit_ev ev[MAX_EVIDENCE];
     unsigned n_ev;
     hit_ev neg_ev;      /* the first negated hit */
+    hit_ev last;        /* the latest hit: one span counts once */
+    bool any;
 } sig_state;
 
 typedef struct rule_state {
@@ -410,6 +412,13 @@ static int on_hit(void *ud, const esc__hit *h)
     sig_state *st = &e->sig[pt->signal];
     hit_ev hv = {.pattern = h->id, .msg = e->cur_msg, .start = h->start,
                  .end = h->end};
+    /* Two phrases of one signal on the same words ("fuck", "fucking" on
+     * "fuuuck") are one hit. */
+    if (st->any && st->last.msg == hv.msg && st->last.start == hv.start &&
+        st->last.end == hv.end)
+        return 0;
+    st->last = hv;
+    st->any = true;
     if (h->negated) {
         if (!st->negated)
             st->neg_ev = hv;

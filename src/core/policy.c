@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libfyaml.h>
 
@@ -1007,6 +1008,70 @@ static void compile_actions(ctx *c, yv root)
     free(ids);
 }
 
+/*
+ * Adds a phrase with the articles and possessives customers swap freely:
+ * "speak to a manager" also stands for "speak to the manager", "speak to
+ * your manager" and "speak to manager". The first determiner of the phrase
+ * is varied; it is dropped only when two other words remain, so that "my
+ * suggestion" does not shrink to "suggestion".
+ */
+static int add_phrase(esc__matcher_builder *mb, const char *phrase,
+                      uint32_t id, unsigned flags, char *err, size_t errlen)
+{
+    static const char *const dets[] = {"a",   "an",   "the",   "my",
+                                       "your", "our", "their", NULL};
+    int rc = esc__mb_add_phrase(mb, phrase, id, flags, err, errlen);
+    if (rc < 0 || (flags & ESC__PHRASE_EXACT))
+        return rc;
+    const char *words[64];
+    size_t lens[64], n = 0, others = 0;
+    int at = -1;
+    for (const char *s = phrase; *s && n < 64;) {
+        while (*s == ' ')
+            s++;
+        if (!*s)
+            break;
+        const char *e = s;
+        while (*e && *e != ' ')
+            e++;
+        words[n] = s;
+        lens[n] = (size_t)(e - s);
+        bool det = false;
+        for (size_t k = 0; dets[k]; k++)
+            det |= strlen(dets[k]) == lens[n] &&
+                   !strncasecmp(dets[k], s, lens[n]);
+        if (det && at < 0)
+            at = (int)n;
+        else if (!det)
+            others++;
+        n++;
+        s = e;
+    }
+    if (at < 0)
+        return 0;
+    for (size_t k = 0; dets[k] || others >= 2; k++) {
+        const char *d = dets[k] ? dets[k] : "";
+        if (strlen(d) == lens[at] && !strncasecmp(d, words[at], lens[at]))
+            continue;
+        esc__sb sb;
+        esc__sb_init(&sb);
+        for (size_t i = 0; i < n; i++) {
+            const char *w = (int)i == at ? d : words[i];
+            size_t len = (int)i == at ? strlen(d) : lens[i];
+            if (!len)
+                continue;
+            if (sb.len)
+                esc__sb_putc(&sb, ' ');
+            esc__sb_put(&sb, w, len);
+        }
+        esc__mb_add_phrase(mb, sb.buf, id, flags, err, errlen);
+        esc__sb_free(&sb);
+        if (!dets[k])
+            break;
+    }
+    return 0;
+}
+
 static void compile_signals(ctx *c, yv root, esc__matcher_builder *mb)
 {
     yv v = get(c, root, "signals");
@@ -1095,7 +1160,7 @@ static void compile_signals(ctx *c, yv root, esc__matcher_builder *mb)
             const char **phr = get_strs(c, get(c, def, "phrases"), "phrases",
                                         &nph, &lines, &cols);
             for (size_t i = 0; i < nph; i++) {
-                if (esc__mb_add_phrase(mb, phr[i], (uint32_t)np, flags, err,
+                if (add_phrase(mb, phr[i], (uint32_t)np, flags, err,
                                        sizeof(err)) < 0) {
                     esc__cc_error(CC, lines[i], cols[i], "phrase '%s': %s",
                                   phr[i], err);

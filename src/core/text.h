@@ -120,7 +120,8 @@ size_t esc__matcher_literal_count(const esc__matcher *m);
 size_t esc__matcher_regex_count(const esc__matcher *m);
 
 /* A scratch for scanning with m; NULL when Vectorscan cannot allocate one.
- * Used with another matcher, a scratch resizes itself for it on first use. */
+ * A scratch handed another matcher adapts itself to it, at the cost of a
+ * reallocation and a cleared word cache each time the matcher changes. */
 esc__scratch *esc__scratch_new(const esc__matcher *m);
 void esc__scratch_free(esc__scratch **s);
 
