@@ -2,12 +2,13 @@
 # run-tests.sh - runs every test of escalator and counts them.
 #
 # usage: tests/run-tests.sh [SECTION...]
-#   sections, in this order: exports unit cli policies fuzz (default: all)
+#   sections, in this order: exports unit cli policies docs fuzz (default: all)
 #   exports   the shared library exports exactly the ESC_EXTERN API
 #   unit      each tests/unit/test_*.c program
 #   cli       each golden-output case in tests/cli/
 #   policies  `escalator test P --require-coverage` for each policies/P.yaml
 #             that has policies/cases/P.yaml
+#   docs      the ```yaml policy examples of docs/*.md compile
 #   fuzz      each tests/fuzz/fuzz_*.c target for FUZZ_SECONDS (when built)
 #
 # Environment: ESC_BUILD (default build/asan: the escalator binary and
@@ -114,6 +115,15 @@ section_policies() {
     done
 }
 
+# Examples in the documentation that are marked as policies compile.
+section_docs() {
+    local doc
+    for doc in docs/*.md; do
+        grep -q '^```yaml policy' "$doc" || continue
+        run "docs/$(basename "$doc")" tests/docs-examples.sh "$ESC" "$doc"
+    done
+}
+
 # fuzz_NAME: its corpus grows in $FUZZ_BUILD/corpus/fuzz_NAME; it starts
 # from tests/fuzz/corpus/NAME and the shipped inputs of its kind.
 fuzz_seeds() {
@@ -149,11 +159,11 @@ section_fuzz() {
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(exports unit cli policies fuzz)
+[ ${#sections[@]} -gt 0 ] || sections=(exports unit cli policies docs fuzz)
 for s in "${sections[@]}"; do
     case $s in
-        exports | unit | cli | policies | fuzz) "section_$s" ;;
-        *) echo "run-tests.sh: unknown section '$s' (expected exports, unit, cli, policies or fuzz)" >&2; exit 2 ;;
+        exports | unit | cli | policies | docs | fuzz) "section_$s" ;;
+        *) echo "run-tests.sh: unknown section '$s' (expected exports, unit, cli, policies, docs or fuzz)" >&2; exit 2 ;;
     esac
 done
 
