@@ -684,10 +684,16 @@ static void signal_evidence(ev *e, uint32_t si)
                                                       ? "written in capitals"
                                                       : "repeated '!'");
             } else {
-                esc__sb_printf(e->because, " \"%s\" found as \"",
-                               e->p->patterns[h->pattern].text);
-                put_quote(e, e->because, h);
-                esc__sb_putc(e->because, '"');
+                const char *ph = e->p->patterns[h->pattern].text;
+                const char *text = h->msg < 0 ? e->t->subject
+                                              : e->t->messages[h->msg].text;
+                esc__sb_printf(e->because, " \"%s\"", ph);
+                if (strlen(ph) != h->end - h->start ||
+                    strncasecmp(ph, text + h->start, h->end - h->start)) {
+                    esc__sb_puts(e->because, " found as \"");
+                    put_quote(e, e->because, h);
+                    esc__sb_putc(e->because, '"');
+                }
             }
             if (h->msg < 0)
                 esc__sb_puts(e->because, " in the subject");
@@ -1004,9 +1010,13 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
         return true;
     case ESC__PH_REASONS:
         if (!e->n_order) return false;
+        /* One reason is a phrase; several are a list below the text that
+         * leads to them ("Why: {{reasons}}"). */
+        while (e->n_order > 1 && sb->len && sb->buf[sb->len - 1] == ' ')
+            sb->buf[--sb->len] = 0;
         for (size_t i = 0; i < e->n_order; i++) {
             if (e->n_order > 1)
-                esc__sb_puts(sb, i ? "\n- " : "- ");
+                esc__sb_puts(sb, "\n- ");
             render_reason(e, sb, e->order[i]);
         }
         return true;
