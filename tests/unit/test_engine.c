@@ -216,16 +216,14 @@ static void combine_by_priority(void **state)
     assert_string_equal(str_at(r1, "reason"), "Refund of $150");
     json_t *r0 = json_array_get(json_object_get(j, "reasons"), 0);
     assert_string_equal(str_at(r0, "because"),
-                        "signals.threat: \"lawyer\" found as \"lawyer\" in "
-                        "message 0; \"legal action\" found as \"legal "
+                        "signals.threat: \"lawyer\" in message 0; \"legal "
                         "action\" in message 0");
     json_t *ev = json_array_get(json_object_get(r0, "evidence"), 1);
     assert_string_equal(str_at(ev, "phrase"), "legal action");
     assert_int_equal(json_integer_value(json_object_get(ev, "message")), 0);
     assert_string_equal(str_at(j, "note"),
-                        "To Seniors: - signals.threat: \"lawyer\" found as "
-                        "\"lawyer\" in message 0; \"legal action\" found as "
-                        "\"legal action\" in message 0\n- Refund of $150 / "
+                        "To Seniors:\n- signals.threat: \"lawyer\" in message "
+                        "0; \"legal action\" in message 0\n- Refund of $150 / "
                         "device n/a / [fields.device]");
     assert_string_equal(str_at(j, "customer_message"),
                         "A senior will reply within the hour.");
