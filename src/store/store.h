@@ -1,0 +1,110 @@
+/*
+ * store.h - where the service keeps tickets, their history, escalations,
+ * timers and the notification outbox.
+ *
+ * A store is an opaque handle driven through a table of operations, so that
+ * a PostgreSQL back end can sit beside the SQLite one (sqlite.c) without the
+ * service knowing which it talks to. All SQL lives behind this interface and
+ * runs as prepared statements.
+ *
+ * Rows come back as jansson objects (column name -> value; integers as
+ * integers, NULL as null), owned by the caller (json_decref). String
+ * arguments are borrowed. Functions return 0 on success, STORE_NOTFOUND when
+ * the row asked for does not exist, or STORE_ERROR with the back end's message
+ * in store_errmsg().
+ *
+ * A store is not thread-safe: the service serialises access to it. Writes made
+ * between begin() and commit() are durable once commit() returns (SQLite: WAL
+ * with synchronous=NORMAL survives a kill of the process; FULL also survives a
+ * power loss).
+ */
+#ifndef ESC_STORE_H
+#define ESC_STORE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum { STORE_OK = 0, STORE_NOTFOUND = 1, STORE_ERROR = -1 };
+
+typedef struct store store;
+
+typedef struct store_ops {
+    void (*close)(store *s);
+    const char *(*errmsg)(store *s);
+    int (*schema_version)(store *s);
+
+    int (*begin)(store *s);
+    int (*commit)(store *s);
+    void (*rollback)(store *s);
+
+    /* tickets: {id, doc, status, level, priority, fired, decision,
+     * created_at, updated_at, first_response_at, resolved_at, paused_at} */
+    int (*ticket_get)(store *s, const char *id, json_t **row);
+    /* Inserts or replaces the row; `row` has the columns above. */
+    int (*ticket_put)(store *s, json_t *row);
+    int (*ticket_count)(store *s, int64_t *n);
+
+    /* messages: the conversation, in order: {seq, sender, at, body} */
+    int (*messages_list)(store *s, const char *ticket, json_t **rows);
+    int (*message_add)(store *s, const char *ticket, const char *sender,
+                       int64_t at, const char *body);
+    int (*messages_clear)(store *s, const char *ticket);
+
+    /* events: the append-only log {id, at, kind, actor, data} */
+    int (*event_add)(store *s, const char *ticket, int64_t at,
+                     const char *kind, const char *actor, json_t *data);
+    int (*events_list)(store *s, const char *ticket, json_t **rows);
+
+    /* escalations: {id, ticket_id, state, team, priority, opened_at,
+     * closed_at, owner, acknowledged_at, respond_by, ack_repeats, levels}.
+     * The open one is the one whose state is 'open' or 'acknowledged'. */
+    int (*escalation_open_get)(store *s, const char *ticket, json_t **row);
+    /* Inserts when row has no "id" (and sets it), updates otherwise. */
+    int (*escalation_put)(store *s, json_t *row);
+    int (*escalations_list)(store *s, const char *ticket, json_t **rows);
+    /* Level history: a new level starts, the previous one ends. */
+    int (*level_start)(store *s, int64_t escalation, const char *team,
+                       int64_t at, const char *cause, int64_t respond_by);
+    int (*level_end)(store *s, int64_t escalation, int64_t at);
+    int (*level_mark)(store *s, int64_t escalation, const char *column,
+                      int64_t at); /* acknowledged_at, responded_at, breached_at */
+    int (*levels_list)(store *s, int64_t escalation, json_t **rows);
+
+    /* timers: {ticket_id, cause, due_at, state, data}, state armed, fired or
+     * cancelled. Arming a (ticket, cause) that fired or was cancelled does
+     * nothing and returns STORE_NOTFOUND: each cause fires once. */
+    int (*timer_arm)(store *s, const char *ticket, const char *cause,
+                     int64_t due, json_t *data);
+    int (*timer_get)(store *s, const char *ticket, const char *cause,
+                     json_t **row);
+    int (*timer_set)(store *s, const char *ticket, const char *cause,
+                     const char *state, int64_t due);
+    /* All timers of a ticket (ticket != NULL) or all armed ones (NULL). */
+    int (*timers_list)(store *s, const char *ticket, json_t **rows);
+
+    /* outbox: at-least-once delivery; a key already there is not added. */
+    int (*outbox_add)(store *s, const char *key, const char *ticket,
+                      int64_t at, const char *kind, json_t *payload);
+    int (*outbox_list)(store *s, const char *ticket, json_t **rows);
+
+    /* Open escalations (of one team, or all), earliest deadline first:
+     * {ticket_id, team, priority, state, respond_by, opened_at, owner,
+     *  subject, status} */
+    int (*queue_list)(store *s, const char *team, json_t **rows);
+
+    /* Aggregates for /v1/metrics/summary (see api.md). */
+    int (*metrics)(store *s, json_t **out);
+} store_ops;
+
+struct store {
+    const store_ops *ops;
+};
+
+/* Opens (creating when absent) and migrates the SQLite database at `path`.
+ * `synchronous` is "normal" or "full". On failure returns NULL with the
+ * reason in errbuf. */
+store *store_sqlite_open(const char *path, const char *synchronous,
+                         char *errbuf, size_t errsize);
+
+#endif /* ESC_STORE_H */
