@@ -32,7 +32,7 @@ SOMAJOR := $(shell sed -n 's/^\#define ESC_VERSION_MAJOR \([0-9]*\).*/\1/p' incl
 
 # pkg-config runs once, when a recipe first needs it: `make test` and
 # `make run` install pkg-config itself before that happens.
-PKGS      := libfyaml jansson libutf8proc libhs
+PKGS      := libfyaml jansson libutf8proc libhs icu-i18n icu-uc
 TEST_PKGS := cmocka
 lazy = $(eval $1 := $$(shell $2))$($1)
 PKG_CFLAGS  = $(call lazy,PKG_CFLAGS,$(PKG_CONFIG) --cflags $(PKGS))

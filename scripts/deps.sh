@@ -12,6 +12,7 @@ PACKAGES=(
     libfyaml-dev       # policies and case files (YAML)
     libjansson-dev     # tickets and decisions (JSON)
     libutf8proc-dev    # Unicode folding and normalisation
+    libicu-dev         # time zones for business-hours calendars
     libvectorscan-dev  # one-pass multi-pattern phrase matching
     libstemmer-dev     # Snowball word stems
     libcmocka-dev      # unit tests

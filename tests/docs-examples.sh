@@ -32,6 +32,8 @@ fields:
 levels:
   - {id: l1}
   - {id: l2}
+calendars:
+  - {id: carrier_hours, timezone: America/New_York}
 teams:
   - {id: carrier}
 priorities:

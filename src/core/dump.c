@@ -131,7 +131,19 @@ char *esc_policy_dump(const esc_policy *p)
         esc__sb_putc(&sb, ':');
         js(&sb, f->integer ? "integer" : esc__type_name(f->type));
     }
-    esc__sb_puts(&sb, "},\"teams\":[");
+    esc__sb_puts(&sb, "},\"calendars\":[");
+    for (size_t i = 0; i < p->n_calendars; i++) {
+        const esc__calendar *c = &p->calendars[i];
+        esc__sb_printf(&sb, "%s{\"id\":", i ? "," : "");
+        js(&sb, c->id);
+        esc__sb_puts(&sb, ",\"timezone\":");
+        js(&sb, c->timezone);
+        esc__sb_printf(&sb, ",\"days\":%u,\"hours\":\"%02d:%02d-%02d:%02d\","
+                            "\"holidays\":%zu}",
+                       c->days, c->open_min / 60, c->open_min % 60,
+                       c->close_min / 60, c->close_min % 60, c->n_holidays);
+    }
+    esc__sb_puts(&sb, "],\"teams\":[");
     for (size_t i = 0; i < p->n_teams; i++) {
         const esc__team *t = &p->teams[i];
         esc__sb_printf(&sb, "%s{\"id\":", i ? "," : "");

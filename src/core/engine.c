@@ -28,6 +28,7 @@
 struct esc_engine {
     esc_policy *p;
     esc__scratch *scratch;
+    esc__ucal **cals;   /* this engine's clone of each calendar */
     esc__arena mem;
 };
 
@@ -44,6 +45,15 @@ int esc_engine_new(esc_policy *p, esc_engine **out)
         return ESC_ENOMEM;
     }
     esc__arena_init(&e->mem);
+    e->cals = esc__xcalloc(p->n_calendars ? p->n_calendars : 1,
+                           sizeof(*e->cals));
+    for (size_t i = 0; i < p->n_calendars; i++) {
+        e->cals[i] = esc__cal_clone(p->calendars[i].proto);
+        if (!e->cals[i]) {
+            esc_engine_free(&e);
+            return ESC_ENOMEM;
+        }
+    }
     *out = e;
     return 0;
 }
@@ -54,6 +64,9 @@ void esc_engine_free(esc_engine **ep)
         return;
     esc_engine *e = *ep;
     esc__scratch_free(&e->scratch);
+    for (size_t i = 0; e->cals && i < e->p->n_calendars; i++)
+        esc__cal_close(&e->cals[i]);
+    free(e->cals);
     esc__arena_free(&e->mem);
     esc_policy_unref(&e->p);
     free(e);
@@ -90,6 +103,7 @@ typedef struct ev {
     const esc_policy *p;
     const esc_ticket *t;
     int64_t now;
+    esc__ucal **cals;
     esc__arena *mem;
     esc_error *err;
     bool failed;
@@ -393,6 +407,21 @@ static void compute_facts(ev *e, esc__scratch *scratch)
     else if (anger || e->shout_msgs)
         sent = "frustrated";
     e->fact[ESC__FACT_SENTIMENT] = str_value(sent);
+    if (e->p->n_calendars) {
+        e->fact[ESC__FACT_BUSINESS_HOURS].t = ESC__T_BOOL;
+        e->fact[ESC__FACT_BUSINESS_HOURS].b =
+            esc__cal_open_at(&e->p->calendars[0], e->cals[0], now);
+    }
+}
+
+/* `now` plus a duration, counted in opening hours when the calendar is
+ * set. */
+static int64_t deadline(ev *e, int calendar, int64_t secs)
+{
+    if (calendar < 0)
+        return e->now + secs;
+    return esc__cal_add(&e->p->calendars[calendar], e->cals[calendar],
+                        e->now, secs);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -1544,7 +1573,8 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         memset(err, 0, sizeof(*err));
     const esc_policy *p = eng->p;
     esc__arena_reset(&eng->mem);
-    ev e = {.p = p, .t = ticket, .now = now, .mem = &eng->mem, .err = err,
+    ev e = {.p = p, .t = ticket, .now = now, .cals = eng->cals,
+            .mem = &eng->mem, .err = err,
             .prio = -1, .level = -1, .respond_by = ESC__NO_TIME};
 
     load_fields(&e);
@@ -1692,9 +1722,10 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
                 add_unique(&tags, &ntag, &captag, tm->tags[k]);
         }
         if (pr->respond_within >= 0)
-            e.respond_by = now + pr->respond_within;
+            e.respond_by = deadline(&e, pr->calendar, pr->respond_within);
         else if (nt && p->teams[targets[0]].respond_within >= 0)
-            e.respond_by = now + p->teams[targets[0]].respond_within;
+            e.respond_by = deadline(&e, p->teams[targets[0]].calendar,
+                                    p->teams[targets[0]].respond_within);
     }
     e.tags = tags;
     e.n_tags = ntag;
@@ -1726,12 +1757,14 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
                            &nmiss, &capmiss);
         const esc__priority *pr = &p->priorities[prio];
         for (size_t k = 0; k < pr->n_follow_ups && nt; k++)
-            add_follow(&fus, &nfu, &capfu, now + pr->follow_ups[k],
+            add_follow(&fus, &nfu, &capfu,
+                       deadline(&e, pr->calendar, pr->follow_ups[k]),
                        p->teams[targets[0]].id);
         for (size_t i = 0; i < nt; i++) {
             const esc__team *tm = &p->teams[targets[i]];
             for (size_t k = 0; k < tm->n_follow_ups; k++)
-                add_follow(&fus, &nfu, &capfu, now + tm->follow_ups[k],
+                add_follow(&fus, &nfu, &capfu,
+                           deadline(&e, tm->calendar, tm->follow_ups[k]),
                            tm->id);
         }
         add_notifs(&e, pr->notify, pr->n_notify, &nts, &nnt, &capnt);

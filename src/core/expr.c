@@ -278,6 +278,7 @@ static const char *const fact_names[ESC__FACT_COUNT] = {
     [ESC__FACT_REPEATS] = "repeats",
     [ESC__FACT_TROUBLESHOOTING_STEPS] = "troubleshooting_steps",
     [ESC__FACT_SENTIMENT] = "sentiment",
+    [ESC__FACT_BUSINESS_HOURS] = "business_hours",
 };
 
 static const esc__type fact_types[ESC__FACT_COUNT] = {
@@ -290,6 +291,7 @@ static const esc__type fact_types[ESC__FACT_COUNT] = {
     [ESC__FACT_REPEATS] = ESC__T_NUM,
     [ESC__FACT_TROUBLESHOOTING_STEPS] = ESC__T_NUM,
     [ESC__FACT_SENTIMENT] = ESC__T_STR,
+    [ESC__FACT_BUSINESS_HOURS] = ESC__T_BOOL,
 };
 
 const char *esc__fact_name(esc__fact f)
@@ -403,12 +405,19 @@ int esc__operand_resolve(esc__cc *cc, const char *path, int line, int col,
                 out->type = fact_types[f];
                 if (f == ESC__FACT_REPEATS)
                     p->uses_repeats = true;
+                if (f == ESC__FACT_BUSINESS_HOURS && !p->n_calendars) {
+                    esc__cc_error(cc, line, col,
+                                  "facts.business_hours needs a calendar "
+                                  "(declare one under calendars:)");
+                    return -1;
+                }
                 return 0;
             }
         esc__cc_error(cc, line, col,
                       "unknown fact '%s' (expected age, since_customer, "
                       "since_reply, customer_gap, customer_messages, replies, "
-                      "repeats, troubleshooting_steps or sentiment)",
+                      "repeats, troubleshooting_steps, sentiment or "
+                      "business_hours)",
                       path + 6);
         return -1;
     }

@@ -849,6 +849,138 @@ static void compile_levels(ctx *c, yv root)
     free(ids);
 }
 
+static int find_calendar(const esc_policy *p, const char *id)
+{
+    for (size_t i = 0; i < p->n_calendars; i++)
+        if (!strcmp(p->calendars[i].id, id))
+            return (int)i;
+    return -1;
+}
+
+/* "09:00" -> minutes after midnight ("24:00" is 1440); -1 when invalid. */
+static int parse_clock(const char *s, size_t n)
+{
+    if (n != 5 || s[2] != ':' || !isdigit((unsigned char)s[0]) ||
+        !isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[3]) ||
+        !isdigit((unsigned char)s[4]))
+        return -1;
+    int h = (s[0] - '0') * 10 + (s[1] - '0');
+    int m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (m > 59 || h > 24 || (h == 24 && m))
+        return -1;
+    return h * 60 + m;
+}
+
+static void compile_calendars(ctx *c, yv root)
+{
+    yv v = get(c, root, "calendars");
+    if (!v.n || !need_seq(c, v, "calendars"))
+        return;
+    esc_policy *p = c->cc.p;
+    size_t n = (size_t)fy_node_sequence_item_count(v.n);
+    p->calendars = esc__arena_alloc(MEM, (n ? n : 1) * sizeof(*p->calendars));
+    const char **ids = esc__xcalloc(n ? n : 1, sizeof(*ids));
+    yv item;
+    FOR_EACH_MAP(c, v, "calendars", item)
+    {
+        map_pos(c, &item);
+        static const char *const keys[] = {"id", "timezone", "days", "hours",
+                                           "holidays", "description", NULL};
+        check_keys(c, item, "a calendar", keys);
+        const char *id = get_id(c, item, "calendar", ids, p->n_calendars);
+        if (!id)
+            continue;
+        esc__calendar cal = {.id = id, .days = 0x3e, .open_min = 9 * 60,
+                             .close_min = 17 * 60};
+        yv tz = get(c, item, "timezone");
+        cal.timezone = get_str(c, item, "timezone", true, id);
+        char err[256];
+        if (cal.timezone &&
+            esc__cal_open(cal.timezone, &cal.proto, err, sizeof(err)) < 0) {
+            esc__cc_error(CC, tz.line, tz.col, "%s", err);
+            continue;
+        }
+        yv days = get(c, item, "days");
+        if (days.n) {
+            static const char *const names[] = {"sun", "mon", "tue", "wed",
+                                                "thu", "fri", "sat"};
+            size_t nd;
+            int *dl, *dc;
+            const char **ds = get_strs(c, days, "days", &nd, &dl, &dc);
+            cal.days = 0;
+            for (size_t i = 0; i < nd; i++) {
+                int d = -1;
+                for (int k = 0; k < 7; k++)
+                    if (!strcmp(ds[i], names[k]))
+                        d = k;
+                if (d < 0)
+                    esc__cc_error(CC, dl[i], dc[i],
+                                  "unknown day '%s' (expected mon, tue, wed, "
+                                  "thu, fri, sat or sun)", ds[i]);
+                else
+                    cal.days |= 1u << d;
+            }
+        }
+        yv hours = get(c, item, "hours");
+        if (hours.n) {
+            const char *h = is_scalar(hours) ? scalar(c, hours) : "";
+            const char *dash = strchr(h, '-');
+            int open = dash ? parse_clock(h, (size_t)(dash - h)) : -1;
+            int close = dash ? parse_clock(dash + 1, strlen(dash + 1)) : -1;
+            if (open < 0 || close <= open)
+                esc__cc_error(CC, hours.line, hours.col,
+                              "hours: expected opening and closing time as "
+                              "\"09:00-17:30\" (closing after opening)");
+            else
+                cal.open_min = open, cal.close_min = close;
+        }
+        yv hol = get(c, item, "holidays");
+        if (hol.n) {
+            size_t nh;
+            int *hl, *hc;
+            const char **hs = get_strs(c, hol, "holidays", &nh, &hl, &hc);
+            cal.holidays = esc__arena_alloc(MEM, (nh ? nh : 1) *
+                                                     sizeof(int32_t));
+            for (size_t i = 0; i < nh; i++) {
+                char buf[32];
+                int64_t t;
+                snprintf(buf, sizeof(buf), "%sT00:00:00Z", hs[i]);
+                if (strlen(hs[i]) != 10 || esc_time_parse(buf, &t) < 0) {
+                    esc__cc_error(CC, hl[i], hc[i],
+                                  "holidays: '%s' is not a date (expected "
+                                  "YYYY-MM-DD)", hs[i]);
+                    continue;
+                }
+                cal.holidays[cal.n_holidays++] =
+                    atoi(hs[i]) * 10000 + atoi(hs[i] + 5) * 100 +
+                    atoi(hs[i] + 8);
+            }
+            qsort(cal.holidays, cal.n_holidays, sizeof(int32_t),
+                  esc__cal_cmp_date);
+        }
+        if (!cal.days)
+            esc__cc_error(CC, item.line, item.col,
+                          "calendar '%s' has no working days", id);
+        ids[p->n_calendars] = id;
+        p->calendars[p->n_calendars++] = cal;
+    }
+    free(ids);
+}
+
+/* A team's or priority's `calendar:`; -1 when absent. */
+static int get_calendar(ctx *c, yv map)
+{
+    yv v = get(c, map, "calendar");
+    if (!v.n || !expect_scalar(c, v, "calendar"))
+        return -1;
+    int i = find_calendar(c->cc.p, scalar(c, v));
+    if (i < 0)
+        esc__cc_error(CC, v.line, v.col,
+                      "unknown calendar '%s' (declare it under calendars:)",
+                      scalar(c, v));
+    return i;
+}
+
 static void compile_teams(ctx *c, yv root)
 {
     yv v = get(c, root, "teams");
@@ -869,7 +1001,7 @@ static void compile_teams(ctx *c, yv root)
         static const char *const keys[] = {
             "id", "name", "handles", "tier", "respond_within",
             "resolve_within", "follow_up", "promise", "tags", "requires",
-            "notify", "description", NULL};
+            "notify", "calendar", "description", NULL};
         check_keys(c, item, "a team", keys);
         const char *id = get_id(c, item, "team", ids, p->n_teams);
         if (!id)
@@ -894,6 +1026,7 @@ static void compile_teams(ctx *c, yv root)
         }
         t->respond_within = get_dur(c, item, "respond_within", id);
         t->resolve_within = get_dur(c, item, "resolve_within", id);
+        t->calendar = get_calendar(c, item);
         get_durs(c, item, "follow_up", id, &t->follow_ups, &t->n_follow_ups);
         t->tags = get_strs(c, get(c, item, "tags"), "tags", &t->n_tags, NULL,
                            NULL);
@@ -926,7 +1059,8 @@ static void compile_priorities(ctx *c, yv root)
         map_pos(c, &item);
         static const char *const keys[] = {
             "id", "name", "description", "respond_within", "escalate_within",
-            "follow_up", "promise", "tags", "unsuppressible", "notify", NULL};
+            "follow_up", "promise", "tags", "unsuppressible", "notify",
+            "calendar", NULL};
         check_keys(c, item, "a priority", keys);
         const char *id = get_id(c, item, "priority", ids, p->n_priorities);
         if (!id)
@@ -940,6 +1074,7 @@ static void compile_priorities(ctx *c, yv root)
         pr->promise = get_str(c, item, "promise", false, id);
         pr->respond_within = get_dur(c, item, "respond_within", id);
         pr->escalate_within = get_dur(c, item, "escalate_within", id);
+        pr->calendar = get_calendar(c, item);
         get_durs(c, item, "follow_up", id, &pr->follow_ups,
                  &pr->n_follow_ups);
         pr->tags = get_strs(c, get(c, item, "tags"), "tags", &pr->n_tags, NULL,
@@ -1627,6 +1762,8 @@ static void policy_free(esc_policy *p)
     if (!p)
         return;
     esc__matcher_free(&p->matcher);
+    for (size_t i = 0; i < p->n_calendars; i++)
+        esc__cal_close(&p->calendars[i].proto);
     esc__arena_free(&p->mem);
     free(p);
 }
@@ -1636,7 +1773,8 @@ static void compile_root(ctx *c, yv root)
     esc_policy *p = c->cc.p;
     static const char *const keys[] = {
         "escalator", "name", "description", "settings", "fields",
-        "customer_tiers", "customer_flags", "levels", "teams", "priorities",
+        "customer_tiers", "customer_flags", "levels", "calendars", "teams",
+        "priorities",
         "default_priority", "actions", "requires", "signals", "typos",
         "negators", "rules", "suppressions", "templates", "advice", NULL};
     check_keys(c, root, "the policy", keys);
@@ -1671,6 +1809,7 @@ static void compile_root(ctx *c, yv root)
         p->n_flags = ESC__ARRAY_LEN(dflt);
     }
     compile_levels(c, root);
+    compile_calendars(c, root);
     compile_teams(c, root);
     compile_priorities(c, root);
     compile_actions(c, root);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "escalator.h"
+#include "calendar.h"
 #include "text.h"
 #include "util.h"
 
@@ -76,6 +77,7 @@ typedef enum {
     ESC__FACT_REPEATS,
     ESC__FACT_TROUBLESHOOTING_STEPS,
     ESC__FACT_SENTIMENT,
+    ESC__FACT_BUSINESS_HOURS,
     ESC__FACT_COUNT
 } esc__fact;
 
@@ -190,6 +192,7 @@ typedef struct esc__setting {
 typedef struct esc__team {
     const char *id, *name, *handles, *promise;
     int tier;           /* 0 when unset */
+    int calendar;       /* index into calendars; -1: wall-clock time */
     int64_t respond_within, resolve_within; /* -1 when unset */
     int64_t *follow_ups;
     size_t n_follow_ups;
@@ -209,6 +212,7 @@ typedef struct esc__priority {
     const char **tags;
     size_t n_tags;
     bool unsuppressible;
+    int calendar;       /* index into calendars; -1: wall-clock time */
     esc__notify *notify;
     size_t n_notify;
 } esc__priority;
@@ -313,6 +317,7 @@ struct esc_policy {
     const char **tiers;       size_t n_tiers;   /* customer tiers; 0: any */
     const char **flags;       size_t n_flags;   /* customer flags */
     esc__level *levels;       size_t n_levels;
+    esc__calendar *calendars; size_t n_calendars;
     esc__team *teams;         size_t n_teams;
     esc__priority *priorities; size_t n_priorities;
     uint32_t default_priority;
