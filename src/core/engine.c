@@ -1421,6 +1421,8 @@ static void add_notifs(ev *e, const esc__notify *nt, size_t n, notif **v,
                        size_t *nv, size_t *cap)
 {
     for (size_t i = 0; i < n; i++) {
+        if (nt[i].when && !holds(e, nt[i].when))
+            continue;
         bool dup = false;
         for (size_t k = 0; k < *nv; k++)
             dup |= !strcmp((*v)[k].channel, nt[i].channel) &&

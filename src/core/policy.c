@@ -588,7 +588,8 @@ static void compile_notify(ctx *c, yv map, const char *what, esc__notify **out,
     FOR_EACH_MAP(c, v, "notify", item)
     {
         map_pos(c, &item);
-        static const char *const keys[] = {"channel", "to", "text", NULL};
+        static const char *const keys[] = {"channel", "to", "text", "when",
+                                           NULL};
         check_keys(c, item, "notify", keys);
         esc__notify nt = {0};
         yv ch = get(c, item, "channel");
@@ -609,6 +610,9 @@ static void compile_notify(ctx *c, yv map, const char *what, esc__notify **out,
         if (text.n)
             nt.has_text = compile_text(c, text, "notify.text",
                                        ESC__CTX_DECISION, &nt.text);
+        yv when = get(c, item, "when");
+        if (when.n)
+            nt.when = compile_cond(c, when, ESC__CTX_DECISION, what);
         if (nt.channel)
             ESC__PUSH(tmp, n, cap, nt);
     }

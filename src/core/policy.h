@@ -172,6 +172,7 @@ typedef struct esc__notify {
     const char *to;
     esc__tmpl text;     /* may be empty */
     bool has_text;
+    struct esc__cond *when; /* NULL: always */
 } esc__notify;
 
 typedef struct esc__field {
