@@ -132,6 +132,8 @@ typedef struct ev {
     size_t n_tags;
     const uint32_t *actions;
     size_t n_actions;
+    const char *const *missing;
+    size_t n_missing;
 
     /* Evidence of the condition being evaluated. */
     esc__sb *because;
@@ -1106,6 +1108,17 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
         buf[10] = 0;
         esc__sb_puts(sb, buf);
         return true;
+    case ESC__PH_MISSING:
+        if (!e->n_missing) return false;
+        for (size_t i = 0; i < e->n_missing; i++) {
+            const char *m = e->missing[i];
+            int f = strncmp(m, "fields.", 7) ? -1
+                                             : esc__find_field(p, m + 7);
+            esc__sb_printf(sb, "%s%s", i ? ", " : "",
+                           f >= 0 && p->fields[f].label ? p->fields[f].label
+                                                        : m);
+        }
+        return true;
     case ESC__PH_LEVEL_NAME:
         if (e->level < 0) return false;
         esc__sb_puts(sb, p->levels[e->level].name ? p->levels[e->level].name
@@ -1776,6 +1789,8 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         for (size_t i = 0; i < no; i++)
             add_notifs(&e, p->rules[order[i]].notify,
                        p->rules[order[i]].n_notify, &nts, &nnt, &capnt);
+        e.missing = miss;
+        e.n_missing = nmiss;
         note = tmpl && tmpl->has_note ? render_str(&e, &tmpl->note)
                                       : generic_note(&e);
         const esc__tmpl *ct = tmpl ? customer_tmpl(&e, tmpl) : NULL;

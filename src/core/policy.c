@@ -279,16 +279,33 @@ static bool parse_num(ctx *c, yv v, double *out)
     return true;
 }
 
+/* A duration written out ("4h") or read from a duration setting
+ * ("settings.l1_response"), so a team changes it in one place. */
+static int parse_dur(ctx *c, yv v, int64_t *d)
+{
+    if (!is_scalar(v))
+        return -1;
+    const char *s = scalar(c, v);
+    if (!strncmp(s, "settings.", 9)) {
+        int i = esc__find_setting(c->cc.p, s + 9);
+        if (i < 0 || c->cc.p->settings[i].value.t != ESC__T_DUR)
+            return -1;
+        *d = c->cc.p->settings[i].value.d;
+        return 0;
+    }
+    return esc__duration_parse(s, d);
+}
+
 static int64_t get_dur(ctx *c, yv map, const char *key, const char *what)
 {
     yv v = get(c, map, key);
     if (!v.n)
         return -1;
     int64_t d;
-    if (!is_scalar(v) || esc__duration_parse(scalar(c, v), &d) < 0) {
+    if (parse_dur(c, v, &d) < 0) {
         esc__cc_error(CC, v.line, v.col,
                       "%s.%s: '%s' is not a duration (expected e.g. 30s, 15m, "
-                      "4h, 3d, 2w, 1h30m)", what, key,
+                      "4h, 3d, 2w, 1h30m, or a duration setting)", what, key,
                       is_scalar(v) ? scalar(c, v) : kind_name(v));
         return -1;
     }
@@ -316,7 +333,7 @@ static void get_durs(ctx *c, yv map, const char *key, const char *what,
         while ((item = fy_node_sequence_iterate(v.n, &it))) {
             yv iv = yv_of(c, item, v.line, v.col);
             int64_t d;
-            if (!is_scalar(iv) || esc__duration_parse(scalar(c, iv), &d) < 0) {
+            if (parse_dur(c, iv, &d) < 0) {
                 esc__cc_error(CC, iv.line, iv.col,
                               "%s.%s: expected a duration (e.g. 24h)", what,
                               key);

@@ -149,7 +149,8 @@ typedef enum {
     ESC__PH_TAGS,
     ESC__PH_ACTIONS,
     ESC__PH_CUSTOMER_SINCE,
-    ESC__PH_LEVEL_NAME
+    ESC__PH_LEVEL_NAME,
+    ESC__PH_MISSING
 } esc__ph_kind;
 
 typedef struct esc__segment {

@@ -31,6 +31,7 @@ static const struct {
     {"actions", ESC__PH_ACTIONS},
     {"customer.since", ESC__PH_CUSTOMER_SINCE},
     {"level.name", ESC__PH_LEVEL_NAME},
+    {"missing", ESC__PH_MISSING},
 };
 
 static void position(const char *text, const char *at, int line, int col,

@@ -140,7 +140,8 @@ static void bad_duration(void **state)
                  "  - {id: l1, respond_within: 4 hours}\n"
                  "priorities: [{id: p}]\nrules: []\n",
                  "4:30: l1.respond_within: '4 hours' is not a duration "
-                 "(expected e.g. 30s, 15m, 4h, 3d, 2w, 1h30m)\n");
+                 "(expected e.g. 30s, 15m, 4h, 3d, 2w, 1h30m, or a duration "
+                 "setting)\n");
 }
 
 static void wrong_types(void **state)
@@ -268,6 +269,46 @@ static void yaml_aliases(void **state)
     esc_policy_unref(&p);
 }
 
+/* Durations can come from settings; {{missing}} lists what is absent. */
+static void duration_settings_and_missing(void **state)
+{
+    (void)state;
+    expect_diags("escalator: 1\nname: t\nsettings: {n: 5}\n"
+                 "teams: [{id: a, respond_within: settings.n}]\n"
+                 "priorities: [{id: p}]\nrules: []\n",
+                 "4:33: a.respond_within: 'settings.n' is not a duration "
+                 "(expected e.g. 30s, 15m, 4h, 3d, 2w, 1h30m, or a duration "
+                 "setting)\n");
+    const char *text =
+        "escalator: 1\nname: t\nsettings: {sla: 90m}\n"
+        "fields: {device: {type: string, label: Device model}}\n"
+        "teams: [{id: a, respond_within: settings.sla, requires: "
+        "[fields.device, customer.email]}]\n"
+        "priorities: [{id: p}]\n"
+        "rules: [{id: r, when: 'true', targets: [a]}]\n"
+        "templates: [{id: x, note: 'Still needed: {{missing}}'}]\n";
+    esc_policy *p = NULL;
+    assert_int_equal(esc_policy_load_buffer("p.yaml", text, strlen(text), &p,
+                                            NULL), 0);
+    esc_engine *e = NULL;
+    assert_int_equal(esc_engine_new(p, &e), 0);
+    esc_ticket *t = NULL;
+    esc_error err;
+    const char *tj = "{\"id\":\"T\"}";
+    assert_int_equal(esc_ticket_parse(tj, strlen(tj), "t", &t, &err), 0);
+    esc_decision *d = NULL;
+    assert_int_equal(esc_engine_evaluate(e, t, 0, 0, &d, &err), 0);
+    char *js = esc_decision_json(d, 0, NULL);
+    assert_non_null(strstr(js, "\"respond_by\":\"1970-01-01T01:30:00Z\""));
+    assert_non_null(strstr(js, "\"note\":\"Still needed: Device model, "
+                               "customer.email\""));
+    free(js);
+    esc_decision_free(&d);
+    esc_ticket_free(&t);
+    esc_engine_free(&e);
+    esc_policy_unref(&p);
+}
+
 static void file_errors(void **state)
 {
     (void)state;
@@ -329,6 +370,7 @@ int main(void)
         cmocka_unit_test(template_placeholders),
         cmocka_unit_test(bad_regex),
         cmocka_unit_test(yaml_aliases),
+        cmocka_unit_test(duration_settings_and_missing),
         cmocka_unit_test(file_errors),
         cmocka_unit_test(introspection),
     };
