@@ -128,7 +128,7 @@ section_docs() {
 # from tests/fuzz/corpus/NAME and the shipped inputs of its kind.
 fuzz_seeds() {
     case $1 in
-        fuzz_policy) echo policies ;;
+        fuzz_policy) echo tests/cli/fixtures ;;  # small policies: a whole pack takes seconds to compile under the fuzzer
         fuzz_ticket) echo examples/tickets ;;
     esac
     echo "tests/fuzz/corpus/${1#fuzz_}"
