@@ -986,6 +986,15 @@ static void put_excerpt(esc__sb *sb, const char *s, size_t len, size_t max)
 
 static void render_reason(ev *e, esc__sb *sb, uint32_t r);
 
+/* Appends s; false when there is nothing to append. */
+static bool put_str(esc__sb *sb, const char *s)
+{
+    if (!s)
+        return false;
+    esc__sb_puts(sb, s);
+    return true;
+}
+
 /* Renders one placeholder; returns false when its value is absent. */
 static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
 {
@@ -1003,31 +1012,15 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
         render_value(sb, &v);
         return true;
     }
-    case ESC__PH_TICKET_ID: esc__sb_puts(sb, t->id); return true;
-    case ESC__PH_PRIORITY_ID:
-        if (!pr) return false;
-        esc__sb_puts(sb, pr->id);
-        return true;
-    case ESC__PH_PRIORITY_NAME:
-        if (!pr) return false;
-        esc__sb_puts(sb, pr->name);
-        return true;
+    case ESC__PH_TICKET_ID: return put_str(sb, t->id);
+    case ESC__PH_PRIORITY_ID: return put_str(sb, pr ? pr->id : NULL);
+    case ESC__PH_PRIORITY_NAME: return put_str(sb, pr ? pr->name : NULL);
     case ESC__PH_PRIORITY_PROMISE:
-        if (!pr || !pr->promise) return false;
-        esc__sb_puts(sb, pr->promise);
-        return true;
-    case ESC__PH_TEAM_ID:
-        if (!team) return false;
-        esc__sb_puts(sb, team->id);
-        return true;
-    case ESC__PH_TEAM_NAME:
-        if (!team) return false;
-        esc__sb_puts(sb, team->name);
-        return true;
+        return put_str(sb, pr ? pr->promise : NULL);
+    case ESC__PH_TEAM_ID: return put_str(sb, team ? team->id : NULL);
+    case ESC__PH_TEAM_NAME: return put_str(sb, team ? team->name : NULL);
     case ESC__PH_TEAM_PROMISE:
-        if (!team || !team->promise) return false;
-        esc__sb_puts(sb, team->promise);
-        return true;
+        return put_str(sb, team ? team->promise : NULL);
     case ESC__PH_TEAM_RESPOND:
         if (!team || team->respond_within < 0) return false;
         esc__duration_words(team->respond_within, buf, sizeof(buf));
