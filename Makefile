@@ -1,9 +1,12 @@
 # escalator - build, test and install.
 #
 #   make            the library (build/libescalator.a, .so) and build/escalator
-#   make run        installs missing Debian packages, builds, triages the examples
+#   make run        installs missing Debian packages, builds, starts `escalator serve`
+#                   on http://127.0.0.1:8080 with the demo tickets (Ctrl-C stops it)
+#   make triage-examples  builds, triages each ticket of examples/tickets/
 #   make test       installs missing Debian packages, then the ASan+UBSan build
-#                   and every test: unit, CLI, policy cases, short fuzz runs
+#                   and every test: unit, CLI, policy cases, docs, the server's
+#                   scenarios, short fuzz runs
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS=300 each)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -24,6 +27,9 @@ FUZZ_SECONDS ?= 300
 RUN_POLICY ?= policies/meow-mobile.yaml
 RUN_NOW    ?= 2026-11-23T12:00:00Z
 RUN_FLAGS  ?= --explain
+RUN_PORT   ?= 8080
+RUN_DB     ?= $(B)/run/escalator.db
+RUN_TOKENS ?= admin:demo-admin-token,agent:demo-agent-token,viewer:demo-viewer-token,bot:demo-bot-token
 
 B := build
 
@@ -34,12 +40,15 @@ SOMAJOR := $(shell sed -n 's/^\#define ESC_VERSION_MAJOR \([0-9]*\).*/\1/p' incl
 # `make run` install pkg-config itself before that happens.
 PKGS      := libfyaml jansson libutf8proc libhs icu-i18n icu-uc
 TEST_PKGS := cmocka
+SERVER_PKGS := libmicrohttpd sqlite3
 lazy = $(eval $1 := $$(shell $2))$($1)
 PKG_CFLAGS  = $(call lazy,PKG_CFLAGS,$(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS    = $(call lazy,PKG_LIBS,$(PKG_CONFIG) --libs $(PKGS))
 TEST_CFLAGS = $(call lazy,TEST_CFLAGS,$(PKG_CONFIG) --cflags $(TEST_PKGS))
 TEST_LIBS   = $(call lazy,TEST_LIBS,$(PKG_CONFIG) --libs $(TEST_PKGS))
 LIBS        = $(PKG_LIBS) -lstemmer -lstdc++ -lm -lpthread
+SERVER_CFLAGS = $(call lazy,SERVER_CFLAGS,$(PKG_CONFIG) --cflags $(SERVER_PKGS))
+SERVER_LIBS   = $(call lazy,SERVER_LIBS,$(PKG_CONFIG) --libs $(SERVER_PKGS))
 
 ESC_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
               -Wstrict-prototypes -Wmissing-prototypes -fvisibility=hidden -fPIC \
@@ -54,24 +63,31 @@ FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
 
 LIB_SRCS   := $(wildcard src/core/*.c)
 CLI_SRCS   := $(wildcard src/cli/*.c)
+# The service (store back ends, HTTP server) links into the escalator
+# binary only, never into the library.
+SERVER_SRCS := $(wildcard src/store/*.c src/server/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 
 # Three builds side by side: optimised (build/), sanitised (build/asan/),
 # libFuzzer with clang (build/fuzz/).
 LIB_OBJS      := $(LIB_SRCS:%.c=$(B)/obj/%.o)
-CLI_OBJS      := $(CLI_SRCS:%.c=$(B)/obj/%.o)
+CLI_OBJS      := $(CLI_SRCS:%.c=$(B)/obj/%.o) $(SERVER_SRCS:%.c=$(B)/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/asan/obj/%.o)
-ASAN_CLI_OBJS := $(CLI_SRCS:%.c=$(B)/asan/obj/%.o)
+ASAN_SERVER_OBJS := $(SERVER_SRCS:%.c=$(B)/asan/obj/%.o)
+ASAN_CLI_OBJS := $(CLI_SRCS:%.c=$(B)/asan/obj/%.o) $(ASAN_SERVER_OBJS)
 UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(B)/asan/tests/unit/%)
+CORE_UNIT_BINS := $(filter-out $(B)/asan/tests/unit/test_server,$(UNIT_BINS))
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/fuzz/obj/%.o)
 FUZZ_BINS     := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+CORE_FUZZ_BINS := $(filter-out $(B)/fuzz/fuzz_api,$(FUZZ_BINS))
+FUZZ_SERVER_OBJS := $(SERVER_SRCS:%.c=$(B)/fuzz/obj/%.o)
 
 ALL_OBJS := $(LIB_OBJS) $(CLI_OBJS) $(ASAN_LIB_OBJS) $(ASAN_CLI_OBJS) \
             $(UNIT_SRCS:%.c=$(B)/asan/obj/%.o) $(FUZZ_LIB_OBJS) \
-            $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o)
+            $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_SERVER_OBJS)
 
-.PHONY: all deps run test asan fuzz-build fuzz install uninstall clean help
+.PHONY: all deps run triage-examples test asan fuzz-build fuzz install uninstall clean help
 .DELETE_ON_ERROR:
 .SECONDARY: $(ALL_OBJS)
 
@@ -87,7 +103,7 @@ deps:
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ESC_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(ESC_CFLAGS) $(PKG_CFLAGS) $(SERVER_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(B)/libescalator.a: $(LIB_OBJS)
 	@rm -f $@
@@ -98,7 +114,7 @@ $(B)/libescalator.so: $(LIB_OBJS)
 	    $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/escalator: $(CLI_OBJS) $(B)/libescalator.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libescalator.a $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJS) $(B)/libescalator.a $(SERVER_LIBS) $(LIBS)
 
 # ---- the sanitised build: library, binary and unit tests ------------------
 
@@ -106,18 +122,25 @@ asan: $(B)/asan/libescalator.a $(B)/asan/escalator $(UNIT_BINS)
 
 $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ESC_CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(ASAN_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(ESC_CFLAGS) $(PKG_CFLAGS) $(SERVER_CFLAGS) $(TEST_CFLAGS) $(ASAN_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(B)/asan/libescalator.a: $(ASAN_LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(B)/asan/escalator: $(ASAN_CLI_OBJS) $(B)/asan/libescalator.a
-	$(CC) $(ASAN_CFLAGS) -o $@ $(ASAN_CLI_OBJS) $(B)/asan/libescalator.a $(LIBS)
+	$(CC) $(ASAN_CFLAGS) -o $@ $(ASAN_CLI_OBJS) $(B)/asan/libescalator.a $(SERVER_LIBS) $(LIBS)
 
-$(UNIT_BINS): $(B)/asan/tests/unit/%: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libescalator.a
+$(CORE_UNIT_BINS): $(B)/asan/tests/unit/%: $(B)/asan/obj/tests/unit/%.o $(B)/asan/libescalator.a
 	@mkdir -p $(@D)
 	$(CC) $(ASAN_CFLAGS) -o $@ $< $(B)/asan/libescalator.a $(TEST_LIBS) $(LIBS)
+
+# The service's unit tests link its objects too.
+$(B)/asan/tests/unit/test_server: $(B)/asan/obj/tests/unit/test_server.o \
+                                  $(ASAN_SERVER_OBJS) $(B)/asan/libescalator.a
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) -o $@ $< $(ASAN_SERVER_OBJS) $(B)/asan/libescalator.a \
+	    $(TEST_LIBS) $(SERVER_LIBS) $(LIBS)
 
 # ---- fuzz targets (clang and its libFuzzer runtime) -----------------------
 
@@ -135,18 +158,36 @@ fuzz-build:
 
 $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CLANG) $(ESC_CFLAGS) $(PKG_CFLAGS) $(FUZZ_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CLANG) $(ESC_CFLAGS) $(PKG_CFLAGS) $(SERVER_CFLAGS) $(FUZZ_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(B)/fuzz/libescalator.a: $(FUZZ_LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(FUZZ_BINS): $(B)/fuzz/%: $(B)/fuzz/obj/tests/fuzz/%.o $(B)/fuzz/libescalator.a
+$(CORE_FUZZ_BINS): $(B)/fuzz/%: $(B)/fuzz/obj/tests/fuzz/%.o $(B)/fuzz/libescalator.a
 	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $< $(B)/fuzz/libescalator.a $(LIBS)
+
+# The API target runs a whole service: it links the server objects too.
+$(B)/fuzz/fuzz_api: $(B)/fuzz/obj/tests/fuzz/fuzz_api.o $(FUZZ_SERVER_OBJS) \
+                    $(B)/fuzz/libescalator.a
+	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $< $(FUZZ_SERVER_OBJS) $(B)/fuzz/libescalator.a \
+	    $(SERVER_LIBS) $(LIBS)
 
 # ---- what people run --------------------------------------------------------
 
 run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(dir $(RUN_DB))
+	@echo "escalator serve: http://127.0.0.1:$(RUN_PORT)  (policy $(RUN_POLICY), database $(RUN_DB))"
+	@echo "tokens: $(RUN_TOKENS)"
+	@echo "try:"
+	@echo "  curl -s -H 'Authorization: Bearer demo-viewer-token' http://127.0.0.1:$(RUN_PORT)/v1/queues"
+	@echo "  curl -s -H 'Authorization: Bearer demo-bot-token' --data-binary @examples/tickets/meow-04-legal-threat.json http://127.0.0.1:$(RUN_PORT)/v1/evaluate"
+	@echo "Ctrl-C stops it; docs/api.md describes the API."
+	@exec $(B)/escalator serve --port $(RUN_PORT) --db $(RUN_DB) --policy $(RUN_POLICY) \
+	    --seed examples/tickets --tokens $(RUN_TOKENS) --ack-chain l1,l2,engineering
+
+triage-examples:
 	@$(MAKE) --no-print-directory all
 	@set -- examples/tickets/*.json; \
 	if [ ! -e "$$1" ]; then echo "no tickets in examples/tickets/"; exit 0; fi; \

@@ -16,6 +16,10 @@ PACKAGES=(
     libvectorscan-dev  # one-pass multi-pattern phrase matching
     libstemmer-dev     # Snowball word stems
     libcmocka-dev      # unit tests
+    libmicrohttpd-dev  # the HTTP server of `escalator serve`
+    libsqlite3-dev     # the embedded store of `escalator serve`
+    curl               # server integration tests, `make run`'s example
+    jq                 # server integration tests
 )
 
 missing=()

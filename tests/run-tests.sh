@@ -2,13 +2,16 @@
 # run-tests.sh - runs every test of escalator and counts them.
 #
 # usage: tests/run-tests.sh [SECTION...]
-#   sections, in this order: exports unit cli policies docs fuzz (default: all)
+#   sections, in this order: exports unit cli policies docs server fuzz
+#   (default: all)
 #   exports   the shared library exports exactly the ESC_EXTERN API
 #   unit      each tests/unit/test_*.c program
 #   cli       each golden-output case in tests/cli/
 #   policies  `escalator test P --require-coverage` for each policies/P.yaml
 #             that has policies/cases/P.yaml
 #   docs      the ```yaml policy examples of docs/*.md compile
+#   server    each tests/server/NN-*.sh scenario: the real `escalator serve`
+#             on a free loopback port with a temporary database, over HTTP
 #   fuzz      each tests/fuzz/fuzz_*.c target for FUZZ_SECONDS (when built)
 #
 # Environment: ESC_BUILD (default build/asan: the escalator binary and
@@ -124,6 +127,14 @@ section_docs() {
     done
 }
 
+section_server() {
+    local t
+    for t in tests/server/[0-9]*.sh; do
+        [ -e "$t" ] || continue
+        run "server/$(basename "$t" .sh)" timeout 120 bash "$t"
+    done
+}
+
 # fuzz_NAME: its corpus grows in $FUZZ_BUILD/corpus/fuzz_NAME; it starts
 # from tests/fuzz/corpus/NAME and the shipped inputs of its kind.
 fuzz_seeds() {
@@ -159,11 +170,11 @@ section_fuzz() {
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(exports unit cli policies docs fuzz)
+[ ${#sections[@]} -gt 0 ] || sections=(exports unit cli policies docs server fuzz)
 for s in "${sections[@]}"; do
     case $s in
-        exports | unit | cli | policies | docs | fuzz) "section_$s" ;;
-        *) echo "run-tests.sh: unknown section '$s' (expected exports, unit, cli, policies, docs or fuzz)" >&2; exit 2 ;;
+        exports | unit | cli | policies | docs | server | fuzz) "section_$s" ;;
+        *) echo "run-tests.sh: unknown section '$s' (expected exports, unit, cli, policies, docs, server or fuzz)" >&2; exit 2 ;;
     esac
 done
 

@@ -6,10 +6,14 @@
 #include <errno.h>
 #include <string.h>
 
+/* serve.c: the service verb (declared here to keep cli.h to the CLI verbs). */
+extern const cli_verb cli_serve_verb;
+
 static const cli_verb *const verbs[] = {
     &cli_triage_verb,
     &cli_check_verb,
     &cli_test_verb,
+    &cli_serve_verb,
 };
 
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -54,6 +58,11 @@ static int run_help(int argc, char **argv)
     const cli_verb *verb = find_verb(argv[2]);
     if (!verb)
         return cli_usage_error(NULL, "unknown verb '%s'", argv[2]);
+    if (verb == &cli_serve_verb) {
+        /* serve's help is its settings table (src/server/config.c). */
+        char *args[] = {argv[2], (char *)"--help", NULL};
+        return verb->run(verb, 2, args);
+    }
     cli_print_verb_help(verb, stdout);
     return CLI_OK;
 }

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include <libfyaml.h>
+#include <utf8proc.h>
 
 #include "compile.h"
 #include "text.h"
@@ -1778,6 +1779,33 @@ static void ignore_output(struct fy_diag *d, void *user, const char *buf,
     (void)d, (void)user, (void)buf, (void)len;
 }
 
+/* YAML is UTF-8: an invalid byte is reported where it stands (and never
+ * reaches the YAML parser, which can loop on one inside a directive).
+ * Returns false after reporting. */
+static bool valid_utf8(esc__cc *cc, const char *data, size_t len)
+{
+    int line = 1, col = 1;
+    for (size_t i = 0; i < len;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)data + i,
+                                              (utf8proc_ssize_t)(len - i), &cp);
+        if (n < 0 || cp == 0) {
+            esc__cc_error(cc, line, col,
+                          cp == 0 && n > 0 ? "a NUL byte is not allowed in a "
+                                             "policy"
+                                           : "invalid UTF-8 byte 0x%02x",
+                          (unsigned char)data[i]);
+            return false;
+        }
+        if (cp == '\n')
+            line++, col = 1;
+        else
+            col++;
+        i += (size_t)n;
+    }
+    return true;
+}
+
 static void policy_free(esc_policy *p)
 {
     if (!p)
@@ -1874,6 +1902,8 @@ int esc_policy_load_buffer(const char *name, const char *data, size_t len,
 
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
+    if (!valid_utf8(&c.cc, data ? data : "", len))
+        goto done;
     dcfg.fp = NULL;
     dcfg.output_fn = ignore_output;
     dcfg.colorize = false;
@@ -1910,6 +1940,7 @@ int esc_policy_load_buffer(const char *name, const char *data, size_t len,
         fy_diag_destroy(fd);
     }
 
+done:;
     int rc = 0;
     if (diags->n) {
         qsort(diags->items, diags->n, sizeof(*diags->items), diag_cmp);

@@ -85,6 +85,26 @@ static void yaml_syntax(void **state)
                  "sequence without a closing bracket\n");
 }
 
+/* Invalid UTF-8 is reported where it stands; inside a directive it once
+ * made the YAML parser loop. */
+static void invalid_utf8(void **state)
+{
+    (void)state;
+    expect_diags("escalator: 1\n%name: bad\x9b\x9b\n", "2:11: invalid UTF-8 "
+                 "byte 0x9b\n");
+    expect_diags("escalator: 1\nname: caf\xc3\n", "2:10: invalid UTF-8 byte "
+                 "0xc3\n");
+    static const char nul[] = "escalator: 1\nname: a\0b\n";
+    esc_policy *p = NULL;
+    esc_diags *d = NULL;
+    assert_int_equal(esc_policy_load_buffer("p.yaml", nul, sizeof(nul) - 1,
+                                            &p, &d), ESC_EPOLICY);
+    assert_string_equal(esc_diags_at(d, 0)->message,
+                        "a NUL byte is not allowed in a policy");
+    assert_int_equal(esc_diags_at(d, 0)->col, 8);
+    esc_diags_free(&d);
+}
+
 static void not_a_mapping(void **state)
 {
     (void)state;
@@ -357,6 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_policy),
         cmocka_unit_test(yaml_syntax),
+        cmocka_unit_test(invalid_utf8),
         cmocka_unit_test(not_a_mapping),
         cmocka_unit_test(version_and_required),
         cmocka_unit_test(unknown_key),

@@ -1,0 +1,54 @@
+/*
+ * service.h - the escalation service: tickets in the store, decisions from
+ * the engine, escalations with their level history, SLA and
+ * acknowledgement timers, the notification outbox.
+ *
+ * Every operation takes the service lock for its store transaction, so each
+ * request or timer is applied whole or not at all; evaluation itself runs
+ * on a per-thread engine. Results are JSON: *body is owned by the caller, and
+ * on an error *body is the {"error": {...}} document with *status its HTTP
+ * status.
+ */
+#ifndef ESC_SERVER_SERVICE_H
+#define ESC_SERVER_SERVICE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+
+typedef struct service service;
+
+/* Opens the store, loads the policy, loads the armed timers and fires those
+ * already due. Returns NULL after printing why to stderr. */
+service *service_new(const server_config *cfg);
+void service_free(service **svc);
+
+/* Starts the timer thread (real clock only). */
+int service_start_timers(service *svc);
+
+int64_t service_now(service *svc);
+const server_config *service_config(service *svc);
+
+/* Builds {"error": {"code", "message", "where"}}. */
+json_t *service_error(const char *code, const char *message, const char *where);
+
+/* The API operations; each returns the HTTP status. */
+int service_evaluate(service *svc, json_t *ticket, json_t **body);
+int service_ticket_put(service *svc, json_t *ticket, json_t **body);
+int service_message_add(service *svc, const char *id, json_t *msg, json_t **body);
+int service_event_add(service *svc, const char *id, json_t *ev, json_t **body);
+int service_ticket_get(service *svc, const char *id, json_t **body);
+int service_queue(service *svc, const char *team, json_t **body);
+int service_metrics_summary(service *svc, json_t **body);
+/* Prometheus text format, malloc'ed. */
+char *service_metrics_text(service *svc);
+/* Reloads the policy file; the old policy stays when the new one fails. */
+int service_reload(service *svc, json_t **body);
+/* Manual clock: {"advance": "90m"} or {"now": TIME}; fires what came due. */
+int service_clock(service *svc, json_t *req, json_t **body);
+/* Imports every *.json ticket of a folder that is not stored yet. */
+int service_seed(service *svc, const char *dir);
+
+#endif

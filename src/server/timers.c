@@ -1,0 +1,81 @@
+/*
+ * timers.c - a binary min-heap ordered by due time.
+ */
+#include "timers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void timer_heap_init(timer_heap *h) { memset(h, 0, sizeof(*h)); }
+
+void timer_heap_free(timer_heap *h)
+{
+    for (size_t i = 0; i < h->len; i++) {
+        free(h->items[i].ticket);
+        free(h->items[i].cause);
+    }
+    free(h->items);
+    memset(h, 0, sizeof(*h));
+}
+
+static void swap(timer_entry *a, timer_entry *b)
+{
+    timer_entry t = *a;
+    *a = *b;
+    *b = t;
+}
+
+int timer_heap_push(timer_heap *h, int64_t due, const char *ticket,
+                    const char *cause)
+{
+    if (h->len == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        timer_entry *items = realloc(h->items, cap * sizeof(*items));
+        if (!items)
+            return -1;
+        h->items = items;
+        h->cap = cap;
+    }
+    timer_entry e = {due, strdup(ticket), strdup(cause)};
+    if (!e.ticket || !e.cause) {
+        free(e.ticket);
+        free(e.cause);
+        return -1;
+    }
+    size_t i = h->len++;
+    h->items[i] = e;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (h->items[parent].due <= h->items[i].due)
+            break;
+        swap(&h->items[parent], &h->items[i]);
+        i = parent;
+    }
+    return 0;
+}
+
+const timer_entry *timer_heap_peek(const timer_heap *h)
+{
+    return h->len ? &h->items[0] : NULL;
+}
+
+int timer_heap_pop(timer_heap *h, timer_entry *out)
+{
+    if (!h->len)
+        return -1;
+    *out = h->items[0];
+    h->items[0] = h->items[--h->len];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->len && h->items[l].due < h->items[m].due)
+            m = l;
+        if (r < h->len && h->items[r].due < h->items[m].due)
+            m = r;
+        if (m == i)
+            break;
+        swap(&h->items[m], &h->items[i]);
+        i = m;
+    }
+    return 0;
+}

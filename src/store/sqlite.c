@@ -1,0 +1,786 @@
+/*
+ * sqlite.c - the SQLite back end of the store: one database file in WAL mode,
+ * versioned migrations applied at open, every statement prepared once per
+ * connection and reused.
+ *
+ * The SQL sticks to what PostgreSQL also accepts (BIGINT, TEXT, INTEGER
+ * keys written by the database, no SQLite-only functions in queries) so that
+ * the PostgreSQL back end can reuse the schema.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+/* Each migration moves the schema from version i to i + 1. Never edit a
+ * migration that has shipped: add the next one. */
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE tickets ("
+    "  id TEXT PRIMARY KEY,"
+    "  doc TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  level TEXT,"
+    "  priority TEXT,"
+    "  fired TEXT NOT NULL,"
+    "  decision TEXT,"
+    "  created_at BIGINT NOT NULL,"
+    "  updated_at BIGINT NOT NULL,"
+    "  first_response_at BIGINT,"
+    "  resolved_at BIGINT,"
+    "  paused_at BIGINT);"
+    "CREATE TABLE messages ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ticket_id TEXT NOT NULL REFERENCES tickets(id),"
+    "  sender TEXT NOT NULL,"
+    "  at BIGINT NOT NULL,"
+    "  body TEXT NOT NULL);"
+    "CREATE INDEX messages_ticket ON messages(ticket_id, id);"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ticket_id TEXT NOT NULL,"
+    "  at BIGINT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  actor TEXT,"
+    "  data TEXT NOT NULL);"
+    "CREATE INDEX events_ticket ON events(ticket_id, id);"
+    "CREATE TABLE escalations ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ticket_id TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  team TEXT NOT NULL,"
+    "  priority TEXT,"
+    "  opened_at BIGINT NOT NULL,"
+    "  closed_at BIGINT,"
+    "  owner TEXT,"
+    "  acknowledged_at BIGINT,"
+    "  respond_by BIGINT,"
+    "  ack_repeats INTEGER NOT NULL,"
+    "  levels INTEGER NOT NULL);"
+    "CREATE INDEX escalations_ticket ON escalations(ticket_id, state);"
+    "CREATE TABLE escalation_levels ("
+    "  id INTEGER PRIMARY KEY,"
+    "  escalation_id BIGINT NOT NULL REFERENCES escalations(id),"
+    "  team TEXT NOT NULL,"
+    "  cause TEXT NOT NULL,"
+    "  started_at BIGINT NOT NULL,"
+    "  ended_at BIGINT,"
+    "  respond_by BIGINT,"
+    "  acknowledged_at BIGINT,"
+    "  responded_at BIGINT,"
+    "  breached_at BIGINT);"
+    "CREATE INDEX levels_escalation ON escalation_levels(escalation_id, id);"
+    "CREATE TABLE timers ("
+    "  ticket_id TEXT NOT NULL,"
+    "  cause TEXT NOT NULL,"
+    "  due_at BIGINT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  data TEXT,"
+    "  PRIMARY KEY (ticket_id, cause));"
+    "CREATE INDEX timers_due ON timers(state, due_at);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  idempotency_key TEXT NOT NULL UNIQUE,"
+    "  ticket_id TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  delivered_at BIGINT);",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The statements, prepared on first use. */
+#define STATEMENTS(X)                                                          \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                \
+    X(COMMIT, "COMMIT")                                                        \
+    X(ROLLBACK, "ROLLBACK")                                                    \
+    X(TICKET_GET, "SELECT id, doc, status, level, priority, fired, decision, " \
+                  "created_at, updated_at, first_response_at, resolved_at, "   \
+                  "paused_at FROM tickets WHERE id = ?1")                      \
+    X(TICKET_PUT, "INSERT INTO tickets (id, doc, status, level, priority, "    \
+                  "fired, decision, created_at, updated_at, "                  \
+                  "first_response_at, resolved_at, paused_at) VALUES "         \
+                  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "       \
+                  "ON CONFLICT (id) DO UPDATE SET doc = ?2, status = ?3, "      \
+                  "level = ?4, priority = ?5, fired = ?6, decision = ?7, "     \
+                  "created_at = ?8, updated_at = ?9, first_response_at = ?10, " \
+                  "resolved_at = ?11, paused_at = ?12")                        \
+    X(TICKET_COUNT, "SELECT COUNT(*) AS n FROM tickets")                       \
+    X(MESSAGES_LIST, "SELECT sender, at, body FROM messages "                  \
+                     "WHERE ticket_id = ?1 ORDER BY id")                       \
+    X(MESSAGE_ADD, "INSERT INTO messages (ticket_id, sender, at, body) "       \
+                   "VALUES (?1, ?2, ?3, ?4)")                                  \
+    X(MESSAGES_CLEAR, "DELETE FROM messages WHERE ticket_id = ?1")             \
+    X(EVENT_ADD, "INSERT INTO events (ticket_id, at, kind, actor, data) "      \
+                 "VALUES (?1, ?2, ?3, ?4, ?5)")                                \
+    X(EVENTS_LIST, "SELECT id, at, kind, actor, data FROM events "             \
+                   "WHERE ticket_id = ?1 ORDER BY id")                         \
+    X(ESC_OPEN_GET, "SELECT id, ticket_id, state, team, priority, opened_at, " \
+                    "closed_at, owner, acknowledged_at, respond_by, "          \
+                    "ack_repeats, levels FROM escalations WHERE ticket_id = ?1 " \
+                    "AND state IN ('open', 'acknowledged') ORDER BY id DESC "  \
+                    "LIMIT 1")                                                 \
+    X(ESC_INSERT, "INSERT INTO escalations (ticket_id, state, team, priority, " \
+                  "opened_at, closed_at, owner, acknowledged_at, respond_by, " \
+                  "ack_repeats, levels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "  \
+                  "?8, ?9, ?10, ?11)")                                         \
+    X(ESC_UPDATE, "UPDATE escalations SET ticket_id = ?1, state = ?2, "        \
+                  "team = ?3, priority = ?4, opened_at = ?5, closed_at = ?6, " \
+                  "owner = ?7, acknowledged_at = ?8, respond_by = ?9, "        \
+                  "ack_repeats = ?10, levels = ?11 WHERE id = ?12")            \
+    X(ESC_LIST, "SELECT id, ticket_id, state, team, priority, opened_at, "     \
+                "closed_at, owner, acknowledged_at, respond_by, ack_repeats, " \
+                "levels FROM escalations WHERE ticket_id = ?1 ORDER BY id")    \
+    X(LEVEL_START, "INSERT INTO escalation_levels (escalation_id, team, "      \
+                   "cause, started_at, respond_by) VALUES (?1, ?2, ?3, ?4, ?5)") \
+    X(LEVEL_END, "UPDATE escalation_levels SET ended_at = ?2 "                 \
+                 "WHERE escalation_id = ?1 AND ended_at IS NULL")              \
+    X(LEVEL_ACK, "UPDATE escalation_levels SET acknowledged_at = ?2 "          \
+                 "WHERE escalation_id = ?1 AND ended_at IS NULL "              \
+                 "AND acknowledged_at IS NULL")                                \
+    X(LEVEL_RESPONDED, "UPDATE escalation_levels SET responded_at = ?2 "       \
+                       "WHERE escalation_id = ?1 AND ended_at IS NULL "        \
+                       "AND responded_at IS NULL")                             \
+    X(LEVEL_BREACHED, "UPDATE escalation_levels SET breached_at = ?2 "         \
+                      "WHERE escalation_id = ?1 AND ended_at IS NULL "         \
+                      "AND breached_at IS NULL")                               \
+    X(LEVELS_LIST, "SELECT team, cause, started_at, ended_at, respond_by, "    \
+                   "acknowledged_at, responded_at, breached_at "               \
+                   "FROM escalation_levels WHERE escalation_id = ?1 ORDER BY id") \
+    X(TIMER_GET, "SELECT ticket_id, cause, due_at, state, data FROM timers "   \
+                 "WHERE ticket_id = ?1 AND cause = ?2")                        \
+    X(TIMER_INSERT, "INSERT INTO timers (ticket_id, cause, due_at, state, "    \
+                    "data) VALUES (?1, ?2, ?3, 'armed', ?4) "                  \
+                    "ON CONFLICT (ticket_id, cause) DO UPDATE SET due_at = ?3, " \
+                    "data = ?4 WHERE timers.state = 'armed'")                  \
+    X(TIMER_SET, "UPDATE timers SET state = ?3, due_at = ?4 "                  \
+                 "WHERE ticket_id = ?1 AND cause = ?2")                        \
+    X(TIMERS_OF, "SELECT ticket_id, cause, due_at, state, data FROM timers "   \
+                 "WHERE ticket_id = ?1 ORDER BY due_at, cause")                \
+    X(TIMERS_ARMED, "SELECT ticket_id, cause, due_at, state, data FROM timers " \
+                    "WHERE state = 'armed' ORDER BY due_at")                   \
+    X(OUTBOX_ADD, "INSERT INTO outbox (idempotency_key, ticket_id, "           \
+                  "created_at, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5) "    \
+                  "ON CONFLICT (idempotency_key) DO NOTHING")                  \
+    X(OUTBOX_LIST, "SELECT id, idempotency_key, created_at, kind, payload, "   \
+                   "attempts, delivered_at FROM outbox WHERE ticket_id = ?1 "  \
+                   "ORDER BY id")                                              \
+    X(QUEUE_ALL, "SELECT e.ticket_id, e.team, e.priority, e.state, "           \
+                 "e.respond_by, e.opened_at, e.owner, e.acknowledged_at, "     \
+                 "t.status, t.paused_at FROM escalations e JOIN tickets t ON " \
+                 "t.id = e.ticket_id WHERE e.state IN ('open', 'acknowledged') " \
+                 "ORDER BY e.respond_by IS NULL, e.respond_by, e.opened_at, "  \
+                 "e.ticket_id")                                                \
+    X(QUEUE_TEAM, "SELECT e.ticket_id, e.team, e.priority, e.state, "          \
+                  "e.respond_by, e.opened_at, e.owner, e.acknowledged_at, "    \
+                  "t.status, t.paused_at FROM escalations e JOIN tickets t ON " \
+                  "t.id = e.ticket_id WHERE e.state IN ('open', "              \
+                  "'acknowledged') AND e.team = ?1 ORDER BY e.respond_by IS "  \
+                  "NULL, e.respond_by, e.opened_at, e.ticket_id")              \
+    X(M_TICKETS, "SELECT COUNT(*) AS tickets, "                                \
+                 "SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END) "   \
+                 "AS resolved, "                                               \
+                 "AVG(CASE WHEN first_response_at IS NOT NULL THEN "           \
+                 "first_response_at - created_at END) AS first_response_avg_s, " \
+                 "AVG(CASE WHEN resolved_at IS NOT NULL THEN "                 \
+                 "resolved_at - created_at END) AS resolution_avg_s "          \
+                 "FROM tickets")                                               \
+    X(M_ESCALATED, "SELECT COUNT(DISTINCT ticket_id) AS escalated_tickets, "   \
+                   "COUNT(*) AS escalations FROM escalations")                 \
+    X(M_REPEATS, "SELECT COUNT(*) AS n FROM (SELECT ticket_id FROM "           \
+                 "escalations GROUP BY ticket_id HAVING COUNT(*) > 1) r")      \
+    X(M_LEVELS, "SELECT l.team AS level, COUNT(*) AS entered, "                \
+                "(SELECT COUNT(*) FROM escalations r WHERE r.state = "         \
+                "'resolved' AND r.team = l.team) AS resolved, "                \
+                "AVG(CASE WHEN l.ended_at IS NOT NULL THEN "                   \
+                "l.ended_at - l.started_at END) AS time_at_level_avg_s, "      \
+                "SUM(CASE WHEN l.respond_by IS NOT NULL AND l.breached_at IS " \
+                "NULL AND (l.responded_at IS NOT NULL OR l.ended_at IS NOT "   \
+                "NULL) THEN 1 ELSE 0 END) AS sla_met, "                        \
+                "SUM(CASE WHEN l.breached_at IS NOT NULL THEN 1 ELSE 0 END) "  \
+                "AS sla_breached FROM escalation_levels l JOIN escalations e " \
+                "ON e.id = l.escalation_id GROUP BY l.team ORDER BY l.team")
+
+enum {
+#define STMT_ENUM(name, sql) S_##name,
+    STATEMENTS(STMT_ENUM)
+#undef STMT_ENUM
+    S_COUNT
+};
+
+static const char *const statement_sql[] = {
+#define STMT_SQL(name, sql) sql,
+    STATEMENTS(STMT_SQL)
+#undef STMT_SQL
+};
+
+typedef struct sqlite_store {
+    store base;
+    sqlite3 *db;
+    sqlite3_stmt *stmts[S_COUNT];
+    char err[512];
+} sqlite_store;
+
+#define SS(s) ((sqlite_store *)(s))
+
+static int fail(sqlite_store *s, const char *what)
+{
+    snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
+    return STORE_ERROR;
+}
+
+/* The prepared statement, reset and cleared, or NULL after an error. */
+static sqlite3_stmt *stmt(sqlite_store *s, int which)
+{
+    sqlite3_stmt *st = s->stmts[which];
+    if (!st) {
+        if (sqlite3_prepare_v3(s->db, statement_sql[which], -1,
+                               SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+            fail(s, "prepare");
+            return NULL;
+        }
+        s->stmts[which] = st;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Binds a JSON value: strings as text, integers, null; anything else as its
+ * compact JSON text. */
+static void bind_json(sqlite3_stmt *st, int i, json_t *v)
+{
+    if (!v || json_is_null(v)) {
+        sqlite3_bind_null(st, i);
+    } else if (json_is_string(v)) {
+        sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v),
+                          SQLITE_TRANSIENT);
+    } else if (json_is_integer(v)) {
+        sqlite3_bind_int64(st, i, json_integer_value(v));
+    } else if (json_is_boolean(v)) {
+        sqlite3_bind_int64(st, i, json_is_true(v));
+    } else if (json_is_real(v)) {
+        sqlite3_bind_double(st, i, json_real_value(v));
+    } else {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (t)
+            sqlite3_bind_text(st, i, t, -1, free);
+        else
+            sqlite3_bind_null(st, i);
+    }
+}
+
+static json_t *column_json(sqlite3_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(st, i));
+    case SQLITE_FLOAT:
+        return json_real(sqlite3_column_double(st, i));
+    case SQLITE_TEXT:
+        return json_stringn((const char *)sqlite3_column_text(st, i),
+                            (size_t)sqlite3_column_bytes(st, i));
+    default:
+        return json_null();
+    }
+}
+
+static json_t *row_json(sqlite3_stmt *st)
+{
+    json_t *row = json_object();
+    int n = sqlite3_column_count(st);
+    for (int i = 0; i < n; i++)
+        json_object_set_new(row, sqlite3_column_name(st, i), column_json(st, i));
+    return row;
+}
+
+/* Runs a bound statement that returns no rows. */
+static int exec_stmt(sqlite_store *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, what);
+    return STORE_OK;
+}
+
+/* Collects every row into a new array. */
+static int rows_stmt(sqlite_store *s, sqlite3_stmt *st, json_t **rows,
+                     const char *what)
+{
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, row_json(st));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return fail(s, what);
+    }
+    *rows = arr;
+    return STORE_OK;
+}
+
+/* One row into *row, or STORE_NOTFOUND. */
+static int row_stmt(sqlite_store *s, sqlite3_stmt *st, json_t **row,
+                    const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *row = row_json(st);
+        sqlite3_reset(st);
+        return STORE_OK;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return STORE_NOTFOUND;
+    return fail(s, what);
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static void sq_close(store *base)
+{
+    sqlite_store *s = SS(base);
+    if (!s)
+        return;
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static const char *sq_errmsg(store *s) { return SS(s)->err; }
+
+static int schema_version(sqlite_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM schema_version", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int sq_schema_version(store *s) { return schema_version(SS(s)); }
+
+#define RUN(s, which, what, ...)                                               \
+    do {                                                                       \
+        sqlite3_stmt *st_ = stmt(s, which);                                    \
+        if (!st_)                                                              \
+            return STORE_ERROR;                                                \
+        __VA_ARGS__;                                                           \
+        return exec_stmt(s, st_, what);                                        \
+    } while (0)
+
+static int sq_begin(store *b) { RUN(SS(b), S_BEGIN, "begin", (void)0); }
+static int sq_commit(store *b) { RUN(SS(b), S_COMMIT, "commit", (void)0); }
+static void sq_rollback(store *b)
+{
+    sqlite_store *s = SS(b);
+    if (sqlite3_get_autocommit(s->db))
+        return;
+    sqlite3_stmt *st = stmt(s, S_ROLLBACK);
+    if (st)
+        exec_stmt(s, st, "rollback");
+}
+
+static int sq_ticket_get(store *b, const char *id, json_t **row)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_TICKET_GET);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    return row_stmt(s, st, row, "ticket_get");
+}
+
+static int sq_ticket_put(store *b, json_t *row)
+{
+    static const char *const cols[] = {
+        "id", "doc", "status", "level", "priority", "fired", "decision",
+        "created_at", "updated_at", "first_response_at", "resolved_at",
+        "paused_at"};
+    RUN(SS(b), S_TICKET_PUT, "ticket_put",
+        for (int i = 0; i < 12; i++) bind_json(st_, i + 1,
+                                               json_object_get(row, cols[i])));
+}
+
+static int sq_ticket_count(store *b, int64_t *n)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_TICKET_COUNT);
+    json_t *row = NULL;
+    if (!st)
+        return STORE_ERROR;
+    int rc = row_stmt(s, st, &row, "ticket_count");
+    if (rc == STORE_OK)
+        *n = json_integer_value(json_object_get(row, "n"));
+    json_decref(row);
+    return rc;
+}
+
+static int sq_messages_list(store *b, const char *ticket, json_t **rows)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_MESSAGES_LIST);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    return rows_stmt(s, st, rows, "messages_list");
+}
+
+static int sq_message_add(store *b, const char *ticket, const char *sender,
+                          int64_t at, const char *body)
+{
+    RUN(SS(b), S_MESSAGE_ADD, "message_add", bind_text(st_, 1, ticket);
+        bind_text(st_, 2, sender); sqlite3_bind_int64(st_, 3, at);
+        bind_text(st_, 4, body));
+}
+
+static int sq_messages_clear(store *b, const char *ticket)
+{
+    RUN(SS(b), S_MESSAGES_CLEAR, "messages_clear", bind_text(st_, 1, ticket));
+}
+
+static int sq_event_add(store *b, const char *ticket, int64_t at,
+                        const char *kind, const char *actor, json_t *data)
+{
+    RUN(SS(b), S_EVENT_ADD, "event_add", bind_text(st_, 1, ticket);
+        sqlite3_bind_int64(st_, 2, at); bind_text(st_, 3, kind);
+        bind_text(st_, 4, actor); bind_json(st_, 5, data));
+}
+
+static int sq_events_list(store *b, const char *ticket, json_t **rows)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_EVENTS_LIST);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    return rows_stmt(s, st, rows, "events_list");
+}
+
+static int sq_escalation_open_get(store *b, const char *ticket, json_t **row)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_ESC_OPEN_GET);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    return row_stmt(s, st, row, "escalation_open_get");
+}
+
+static int sq_escalation_put(store *b, json_t *row)
+{
+    static const char *const cols[] = {
+        "ticket_id", "state", "team", "priority", "opened_at", "closed_at",
+        "owner", "acknowledged_at", "respond_by", "ack_repeats", "levels"};
+    sqlite_store *s = SS(b);
+    json_t *id = json_object_get(row, "id");
+    sqlite3_stmt *st = stmt(s, id ? S_ESC_UPDATE : S_ESC_INSERT);
+    if (!st)
+        return STORE_ERROR;
+    for (int i = 0; i < 11; i++)
+        bind_json(st, i + 1, json_object_get(row, cols[i]));
+    if (id)
+        bind_json(st, 12, id);
+    int rc = exec_stmt(s, st, "escalation_put");
+    if (rc == STORE_OK && !id)
+        json_object_set_new(row, "id",
+                            json_integer(sqlite3_last_insert_rowid(s->db)));
+    return rc;
+}
+
+static int sq_escalations_list(store *b, const char *ticket, json_t **rows)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_ESC_LIST);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    return rows_stmt(s, st, rows, "escalations_list");
+}
+
+static int sq_level_start(store *b, int64_t esc, const char *team, int64_t at,
+                          const char *cause, int64_t respond_by)
+{
+    RUN(SS(b), S_LEVEL_START, "level_start", sqlite3_bind_int64(st_, 1, esc);
+        bind_text(st_, 2, team); bind_text(st_, 3, cause);
+        sqlite3_bind_int64(st_, 4, at);
+        if (respond_by > 0) sqlite3_bind_int64(st_, 5, respond_by));
+}
+
+static int sq_level_end(store *b, int64_t esc, int64_t at)
+{
+    RUN(SS(b), S_LEVEL_END, "level_end", sqlite3_bind_int64(st_, 1, esc);
+        sqlite3_bind_int64(st_, 2, at));
+}
+
+static int sq_level_mark(store *b, int64_t esc, const char *column, int64_t at)
+{
+    int which;
+    if (!strcmp(column, "acknowledged_at"))
+        which = S_LEVEL_ACK;
+    else if (!strcmp(column, "responded_at"))
+        which = S_LEVEL_RESPONDED;
+    else if (!strcmp(column, "breached_at"))
+        which = S_LEVEL_BREACHED;
+    else
+        return STORE_ERROR;
+    RUN(SS(b), which, "level_mark", sqlite3_bind_int64(st_, 1, esc);
+        sqlite3_bind_int64(st_, 2, at));
+}
+
+static int sq_levels_list(store *b, int64_t esc, json_t **rows)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_LEVELS_LIST);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, esc);
+    return rows_stmt(s, st, rows, "levels_list");
+}
+
+static int sq_timer_get(store *b, const char *ticket, const char *cause,
+                        json_t **row)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_TIMER_GET);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    bind_text(st, 2, cause);
+    return row_stmt(s, st, row, "timer_get");
+}
+
+static int sq_timer_arm(store *b, const char *ticket, const char *cause,
+                        int64_t due, json_t *data)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_TIMER_INSERT);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    bind_text(st, 2, cause);
+    sqlite3_bind_int64(st, 3, due);
+    bind_json(st, 4, data);
+    int rc = exec_stmt(s, st, "timer_arm");
+    if (rc != STORE_OK)
+        return rc;
+    return sqlite3_changes(s->db) > 0 ? STORE_OK : STORE_NOTFOUND;
+}
+
+static int sq_timer_set(store *b, const char *ticket, const char *cause,
+                        const char *state, int64_t due)
+{
+    RUN(SS(b), S_TIMER_SET, "timer_set", bind_text(st_, 1, ticket);
+        bind_text(st_, 2, cause); bind_text(st_, 3, state);
+        sqlite3_bind_int64(st_, 4, due));
+}
+
+static int sq_timers_list(store *b, const char *ticket, json_t **rows)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, ticket ? S_TIMERS_OF : S_TIMERS_ARMED);
+    if (!st)
+        return STORE_ERROR;
+    if (ticket)
+        bind_text(st, 1, ticket);
+    return rows_stmt(s, st, rows, "timers_list");
+}
+
+static int sq_outbox_add(store *b, const char *key, const char *ticket,
+                         int64_t at, const char *kind, json_t *payload)
+{
+    RUN(SS(b), S_OUTBOX_ADD, "outbox_add", bind_text(st_, 1, key);
+        bind_text(st_, 2, ticket); sqlite3_bind_int64(st_, 3, at);
+        bind_text(st_, 4, kind); bind_json(st_, 5, payload));
+}
+
+static int sq_outbox_list(store *b, const char *ticket, json_t **rows)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_OUTBOX_LIST);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    return rows_stmt(s, st, rows, "outbox_list");
+}
+
+static int sq_queue_list(store *b, const char *team, json_t **rows)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, team ? S_QUEUE_TEAM : S_QUEUE_ALL);
+    if (!st)
+        return STORE_ERROR;
+    if (team)
+        bind_text(st, 1, team);
+    return rows_stmt(s, st, rows, "queue_list");
+}
+
+static int sq_metrics(store *b, json_t **out)
+{
+    sqlite_store *s = SS(b);
+    json_t *m = json_object(), *row = NULL, *rows = NULL;
+    sqlite3_stmt *st;
+    int rc = STORE_ERROR;
+
+    if (!(st = stmt(s, S_M_TICKETS)) ||
+        row_stmt(s, st, &row, "metrics") != STORE_OK)
+        goto done;
+    json_object_update(m, row);
+    json_decref(row);
+    row = NULL;
+    if (!(st = stmt(s, S_M_ESCALATED)) ||
+        row_stmt(s, st, &row, "metrics") != STORE_OK)
+        goto done;
+    json_object_update(m, row);
+    json_decref(row);
+    row = NULL;
+    if (!(st = stmt(s, S_M_REPEATS)) ||
+        row_stmt(s, st, &row, "metrics") != STORE_OK)
+        goto done;
+    json_object_set(m, "repeat_escalations", json_object_get(row, "n"));
+    if (!(st = stmt(s, S_M_LEVELS)) || rows_stmt(s, st, &rows, "metrics") != STORE_OK)
+        goto done;
+    json_object_set_new(m, "levels", rows);
+    rc = STORE_OK;
+done:
+    json_decref(row);
+    if (rc == STORE_OK)
+        *out = m;
+    else
+        json_decref(m);
+    return rc;
+}
+
+static const store_ops sqlite_ops = {
+    .close = sq_close,
+    .errmsg = sq_errmsg,
+    .schema_version = sq_schema_version,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .ticket_get = sq_ticket_get,
+    .ticket_put = sq_ticket_put,
+    .ticket_count = sq_ticket_count,
+    .messages_list = sq_messages_list,
+    .message_add = sq_message_add,
+    .messages_clear = sq_messages_clear,
+    .event_add = sq_event_add,
+    .events_list = sq_events_list,
+    .escalation_open_get = sq_escalation_open_get,
+    .escalation_put = sq_escalation_put,
+    .escalations_list = sq_escalations_list,
+    .level_start = sq_level_start,
+    .level_end = sq_level_end,
+    .level_mark = sq_level_mark,
+    .levels_list = sq_levels_list,
+    .timer_arm = sq_timer_arm,
+    .timer_get = sq_timer_get,
+    .timer_set = sq_timer_set,
+    .timers_list = sq_timers_list,
+    .outbox_add = sq_outbox_add,
+    .outbox_list = sq_outbox_list,
+    .queue_list = sq_queue_list,
+    .metrics = sq_metrics,
+};
+
+/* Applies the migrations the database has not seen, each in its own
+ * transaction with its version row. */
+static int migrate(sqlite_store *s)
+{
+    if (sqlite3_exec(s->db,
+                     "CREATE TABLE IF NOT EXISTS schema_version ("
+                     "version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "schema_version");
+    int v = schema_version(s);
+    if (v < 0)
+        v = 0;
+    if (v > NMIGRATIONS) {
+        snprintf(s->err, sizeof(s->err),
+                 "the database has schema version %d; this escalator knows "
+                 "up to %d",
+                 v, NMIGRATIONS);
+        return STORE_ERROR;
+    }
+    for (int i = v; i < NMIGRATIONS; i++) {
+        sqlite3_stmt *ins = NULL;
+        char what[64];
+        snprintf(what, sizeof(what), "migration %d", i + 1);
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return fail(s, what);
+        int ok = sqlite3_exec(s->db, migrations[i], NULL, NULL, NULL) == SQLITE_OK &&
+                 sqlite3_prepare_v2(s->db,
+                                    "INSERT INTO schema_version (version, applied_at) "
+                                    "VALUES (?1, ?2)",
+                                    -1, &ins, NULL) == SQLITE_OK;
+        if (ok) {
+            sqlite3_bind_int(ins, 1, i + 1);
+            sqlite3_bind_int64(ins, 2, (sqlite3_int64)time(NULL));
+            ok = sqlite3_step(ins) == SQLITE_DONE;
+        }
+        sqlite3_finalize(ins);
+        if (!ok) {
+            fail(s, what);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return STORE_ERROR;
+        }
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            return fail(s, what);
+    }
+    return STORE_OK;
+}
+
+store *store_sqlite_open(const char *path, const char *synchronous,
+                         char *errbuf, size_t errsize)
+{
+    sqlite_store *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &sqlite_ops;
+    const char *sync = synchronous && !strcmp(synchronous, "full")
+                           ? "PRAGMA synchronous=FULL"
+                           : "PRAGMA synchronous=NORMAL";
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                            SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(errbuf, errsize, "%s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        sq_close(&s->base);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, sync, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK ||
+        migrate(s) != STORE_OK) {
+        if (!s->err[0])
+            fail(s, path);
+        snprintf(errbuf, errsize, "%s: %s", path, s->err);
+        sq_close(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}

@@ -1,0 +1,210 @@
+/*
+ * test_server.c - the parts of the service that need no socket: the timer
+ * heap, the SQLite store (migrations, once-per-cause timers, the outbox's
+ * idempotency, queue order), durations, tokens and roles.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../src/server/auth.h"
+#include "../../src/server/config.h"
+#include "../../src/server/timers.h"
+#include "../../src/store/store.h"
+
+static void test_heap_order(void **state)
+{
+    (void)state;
+    timer_heap h;
+    timer_heap_init(&h);
+    int64_t dues[] = {50, 10, 40, 10, 30, 20, 60, 0, 45, 5};
+    char cause[16];
+    for (size_t i = 0; i < sizeof(dues) / sizeof(dues[0]); i++) {
+        snprintf(cause, sizeof(cause), "c%zu", i);
+        assert_int_equal(timer_heap_push(&h, dues[i], "T", cause), 0);
+    }
+    assert_int_equal(timer_heap_peek(&h)->due, 0);
+    int64_t last = INT64_MIN;
+    timer_entry e;
+    size_t n = 0;
+    while (timer_heap_pop(&h, &e) == 0) {
+        assert_true(e.due >= last);
+        last = e.due;
+        free(e.ticket);
+        free(e.cause);
+        n++;
+    }
+    assert_int_equal(n, 10);
+    assert_null(timer_heap_peek(&h));
+    assert_int_equal(timer_heap_pop(&h, &e), -1);
+    /* Entries left in the heap are freed with it. */
+    timer_heap_push(&h, 1, "T", "x");
+    timer_heap_free(&h);
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    assert_int_equal(config_parse_duration("90s"), 90);
+    assert_int_equal(config_parse_duration("15m"), 900);
+    assert_int_equal(config_parse_duration("1h30m"), 5400);
+    assert_int_equal(config_parse_duration("2d"), 172800);
+    assert_int_equal(config_parse_duration("1w"), 604800);
+    assert_int_equal(config_parse_duration("45"), 45);
+    assert_int_equal(config_parse_duration("0s"), 0);
+    assert_int_equal(config_parse_duration(""), -1);
+    assert_int_equal(config_parse_duration("1h30"), -1);
+    assert_int_equal(config_parse_duration("m"), -1);
+    assert_int_equal(config_parse_duration("-5m"), -1);
+    assert_int_equal(config_parse_duration("5y"), -1);
+    assert_int_equal(config_parse_duration("99999999w"), -1);
+}
+
+static void test_auth_roles(void **state)
+{
+    (void)state;
+    const char *err = NULL;
+    auth *a = auth_new("bot:bbbbbbbb, agent:aaaaaaaa,viewer:vvvvvvvv,admin:AAAAAAAA", &err);
+    assert_non_null(a);
+    assert_false(auth_open(a));
+    assert_int_equal(auth_permissions(a, "bbbbbbbb"), PERM_EVALUATE);
+    assert_int_equal(auth_permissions(a, "vvvvvvvv"), PERM_READ);
+    assert_int_equal(auth_permissions(a, "aaaaaaaa"), PERM_EVALUATE | PERM_READ | PERM_WRITE);
+    assert_int_equal(auth_permissions(a, "AAAAAAAA"),
+                     PERM_EVALUATE | PERM_READ | PERM_WRITE | PERM_ADMIN);
+    assert_int_equal(auth_permissions(a, "aaaaaaa"), 0);
+    assert_int_equal(auth_permissions(a, "aaaaaaaaa"), 0);
+    assert_int_equal(auth_permissions(a, ""), 0);
+    assert_int_equal(auth_permissions(a, NULL), 0);
+    auth_free(&a);
+    assert_null(a);
+
+    assert_null(auth_new("root:xxxxxxxx", &err));
+    assert_non_null(err);
+    assert_null(auth_new("admin:short", &err));
+    assert_null(auth_new("adminxxxxxxxx", &err));
+    a = auth_new("", &err);
+    assert_true(auth_open(a));
+    assert_int_equal(auth_permissions(a, NULL) & PERM_ADMIN, PERM_ADMIN);
+    auth_free(&a);
+}
+
+static store *open_store(const char *path)
+{
+    char err[512];
+    store *s = store_sqlite_open(path, "normal", err, sizeof(err));
+    if (!s)
+        fail_msg("%s", err);
+    return s;
+}
+
+static void test_store(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/escalator-test-XXXXXX", path[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+
+    store *s = open_store(path);
+    const store_ops *ops = s->ops;
+    assert_int_equal(ops->schema_version(s), 1);
+
+    json_t *row = json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:n, s:i, s:i, s:n, s:n, s:n}",
+                            "id", "T-1", "doc", "{\"id\":\"T-1\"}", "status", "open",
+                            "level", "priority", "fired", "[]", "decision",
+                            "created_at", 100, "updated_at", 100,
+                            "first_response_at", "resolved_at", "paused_at");
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->ticket_put(s, row), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "customer", 100, "hello"), STORE_OK);
+
+    /* Each cause arms once: a fired timer is not armed again. */
+    assert_int_equal(ops->timer_arm(s, "T-1", "respond:1.1.0", 500, NULL), STORE_OK);
+    assert_int_equal(ops->timer_arm(s, "T-1", "respond:1.1.0", 600, NULL), STORE_OK);
+    assert_int_equal(ops->timer_set(s, "T-1", "respond:1.1.0", "fired", 600), STORE_OK);
+    assert_int_equal(ops->timer_arm(s, "T-1", "respond:1.1.0", 700, NULL), STORE_NOTFOUND);
+
+    /* The outbox keeps one row per key. */
+    json_t *payload = json_pack("{s:s}", "team", "l2");
+    assert_int_equal(ops->outbox_add(s, "T-1:x:1", "T-1", 100, "x", payload), STORE_OK);
+    assert_int_equal(ops->outbox_add(s, "T-1:x:1", "T-1", 101, "x", payload), STORE_OK);
+    json_decref(payload);
+    assert_int_equal(ops->commit(s), STORE_OK);
+
+    /* A rolled-back transaction leaves nothing. */
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 200, "lost"), STORE_OK);
+    ops->rollback(s);
+    ops->close(s);
+
+    /* Reopened: the migrations are not applied twice, the data is there. */
+    s = open_store(path);
+    ops = s->ops;
+    assert_int_equal(ops->schema_version(s), 1);
+    json_t *got = NULL, *rows = NULL;
+    assert_int_equal(ops->ticket_get(s, "T-1", &got), STORE_OK);
+    assert_string_equal(json_string_value(json_object_get(got, "status")), "open");
+    json_decref(got);
+    assert_int_equal(ops->ticket_get(s, "T-2", &got), STORE_NOTFOUND);
+    assert_int_equal(ops->messages_list(s, "T-1", &rows), STORE_OK);
+    assert_int_equal(json_array_size(rows), 1);
+    json_decref(rows);
+    assert_int_equal(ops->outbox_list(s, "T-1", &rows), STORE_OK);
+    assert_int_equal(json_array_size(rows), 1);
+    json_decref(rows);
+    assert_int_equal(ops->timers_list(s, NULL, &rows), STORE_OK);
+    assert_int_equal(json_array_size(rows), 0); /* the only timer fired */
+    json_decref(rows);
+
+    /* Queues: earliest deadline first, no deadline last. */
+    const char *teams[] = {"l2", "l2", "carrier"};
+    int64_t due[] = {900, 300, 0};
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "E-%d", i);
+        json_object_set_new(row, "id", json_string(id));
+        assert_int_equal(ops->ticket_put(s, row), STORE_OK);
+        json_t *esc = json_pack("{s:s, s:s, s:s, s:n, s:i, s:n, s:n, s:n, s:o, s:i, s:i}",
+                                "ticket_id", id, "state", "open", "team", teams[i],
+                                "priority", "opened_at", 100, "closed_at", "owner",
+                                "acknowledged_at", "respond_by",
+                                due[i] ? json_integer(due[i]) : json_null(),
+                                "ack_repeats", 0, "levels", 1);
+        assert_int_equal(ops->escalation_put(s, esc), STORE_OK);
+        assert_true(json_integer_value(json_object_get(esc, "id")) > 0);
+        json_decref(esc);
+    }
+    assert_int_equal(ops->queue_list(s, NULL, &rows), STORE_OK);
+    assert_int_equal(json_array_size(rows), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "ticket_id")), "E-1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "ticket_id")), "E-0");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 2), "ticket_id")), "E-2");
+    json_decref(rows);
+    assert_int_equal(ops->queue_list(s, "carrier", &rows), STORE_OK);
+    assert_int_equal(json_array_size(rows), 1);
+    json_decref(rows);
+    ops->close(s);
+    json_decref(row);
+
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heap_order),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_auth_roles),
+        cmocka_unit_test(test_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
