@@ -27,6 +27,17 @@ static void dur(esc__sb *sb, int64_t d)
     js(sb, buf);
 }
 
+static void durs(esc__sb *sb, const int64_t *v, size_t n)
+{
+    esc__sb_putc(sb, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            esc__sb_putc(sb, ',');
+        dur(sb, v[i]);
+    }
+    esc__sb_putc(sb, ']');
+}
+
 static void strs(esc__sb *sb, const char *const *v, size_t n)
 {
     esc__sb_putc(sb, '[');
@@ -131,7 +142,18 @@ char *esc_policy_dump(const esc_policy *p)
         esc__sb_putc(&sb, ':');
         js(&sb, f->integer ? "integer" : esc__type_name(f->type));
     }
-    esc__sb_puts(&sb, "},\"calendars\":[");
+    esc__sb_puts(&sb, "},\"levels\":[");
+    for (size_t i = 0; i < p->n_levels; i++) {
+        const esc__level *l = &p->levels[i];
+        esc__sb_printf(&sb, "%s{\"id\":", i ? "," : "");
+        js(&sb, l->id);
+        esc__sb_puts(&sb, ",\"name\":");
+        js(&sb, l->name);
+        esc__sb_puts(&sb, ",\"resolve_within\":");
+        dur(&sb, l->resolve_within);
+        esc__sb_putc(&sb, '}');
+    }
+    esc__sb_puts(&sb, "],\"calendars\":[");
     for (size_t i = 0; i < p->n_calendars; i++) {
         const esc__calendar *c = &p->calendars[i];
         esc__sb_printf(&sb, "%s{\"id\":", i ? "," : "");
@@ -148,8 +170,18 @@ char *esc_policy_dump(const esc_policy *p)
         const esc__team *t = &p->teams[i];
         esc__sb_printf(&sb, "%s{\"id\":", i ? "," : "");
         js(&sb, t->id);
+        esc__sb_puts(&sb, ",\"name\":");
+        js(&sb, t->name);
+        if (t->tier)
+            esc__sb_printf(&sb, ",\"tier\":%d", t->tier);
         esc__sb_puts(&sb, ",\"respond_within\":");
         dur(&sb, t->respond_within);
+        esc__sb_puts(&sb, ",\"resolve_within\":");
+        dur(&sb, t->resolve_within);
+        esc__sb_puts(&sb, ",\"follow_up\":");
+        durs(&sb, t->follow_ups, t->n_follow_ups);
+        esc__sb_puts(&sb, ",\"calendar\":");
+        js(&sb, t->calendar >= 0 ? p->calendars[t->calendar].id : NULL);
         esc__sb_puts(&sb, ",\"tags\":");
         strs(&sb, t->tags, t->n_tags);
         esc__sb_puts(&sb, ",\"requires\":");
@@ -163,6 +195,12 @@ char *esc_policy_dump(const esc_policy *p)
         js(&sb, pr->id);
         esc__sb_puts(&sb, ",\"respond_within\":");
         dur(&sb, pr->respond_within);
+        esc__sb_puts(&sb, ",\"escalate_within\":");
+        dur(&sb, pr->escalate_within);
+        esc__sb_puts(&sb, ",\"follow_up\":");
+        durs(&sb, pr->follow_ups, pr->n_follow_ups);
+        esc__sb_puts(&sb, ",\"calendar\":");
+        js(&sb, pr->calendar >= 0 ? p->calendars[pr->calendar].id : NULL);
         esc__sb_printf(&sb, ",\"unsuppressible\":%s}",
                        pr->unsuppressible ? "true" : "false");
     }
