@@ -40,7 +40,7 @@ SOMAJOR := $(shell sed -n 's/^\#define ESC_VERSION_MAJOR \([0-9]*\).*/\1/p' incl
 # `make run` install pkg-config itself before that happens.
 PKGS      := libfyaml jansson libutf8proc libhs icu-i18n icu-uc
 TEST_PKGS := cmocka
-SERVER_PKGS := libmicrohttpd sqlite3
+SERVER_PKGS := libmicrohttpd sqlite3 libcurl libcrypto
 lazy = $(eval $1 := $$(shell $2))$($1)
 PKG_CFLAGS  = $(call lazy,PKG_CFLAGS,$(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS    = $(call lazy,PKG_LIBS,$(PKG_CONFIG) --libs $(PKGS))
@@ -63,9 +63,9 @@ FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
 
 LIB_SRCS   := $(wildcard src/core/*.c)
 CLI_SRCS   := $(wildcard src/cli/*.c)
-# The service (store back ends, HTTP server) links into the escalator
-# binary only, never into the library.
-SERVER_SRCS := $(wildcard src/store/*.c src/server/*.c)
+# The service (store back ends, HTTP server, notification delivery) links
+# into the escalator binary only, never into the library.
+SERVER_SRCS := $(wildcard src/store/*.c src/server/*.c src/notify/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -77,7 +77,11 @@ ASAN_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/asan/obj/%.o)
 ASAN_SERVER_OBJS := $(SERVER_SRCS:%.c=$(B)/asan/obj/%.o)
 ASAN_CLI_OBJS := $(CLI_SRCS:%.c=$(B)/asan/obj/%.o) $(ASAN_SERVER_OBJS)
 UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(B)/asan/tests/unit/%)
-CORE_UNIT_BINS := $(filter-out $(B)/asan/tests/unit/test_server,$(UNIT_BINS))
+SERVER_UNIT_BINS := $(B)/asan/tests/unit/test_server $(B)/asan/tests/unit/test_notify
+CORE_UNIT_BINS := $(filter-out $(SERVER_UNIT_BINS),$(UNIT_BINS))
+# The test peers of the notification scenarios: an HTTP receiver that
+# records, fails, stalls or drops on request, and a signer.
+PEER_BIN      := $(B)/asan/tests/notify/peer
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(B)/fuzz/obj/%.o)
 FUZZ_BINS     := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 CORE_FUZZ_BINS := $(filter-out $(B)/fuzz/fuzz_api,$(FUZZ_BINS))
@@ -85,7 +89,8 @@ FUZZ_SERVER_OBJS := $(SERVER_SRCS:%.c=$(B)/fuzz/obj/%.o)
 
 ALL_OBJS := $(LIB_OBJS) $(CLI_OBJS) $(ASAN_LIB_OBJS) $(ASAN_CLI_OBJS) \
             $(UNIT_SRCS:%.c=$(B)/asan/obj/%.o) $(FUZZ_LIB_OBJS) \
-            $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_SERVER_OBJS)
+            $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_SERVER_OBJS) \
+            $(B)/asan/obj/tests/notify/peer.o
 
 .PHONY: all deps run triage-examples test asan fuzz-build fuzz install uninstall clean help
 .DELETE_ON_ERROR:
@@ -118,7 +123,7 @@ $(B)/escalator: $(CLI_OBJS) $(B)/libescalator.a
 
 # ---- the sanitised build: library, binary and unit tests ------------------
 
-asan: $(B)/asan/libescalator.a $(B)/asan/escalator $(UNIT_BINS)
+asan: $(B)/asan/libescalator.a $(B)/asan/escalator $(UNIT_BINS) $(PEER_BIN)
 
 $(B)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -136,11 +141,15 @@ $(CORE_UNIT_BINS): $(B)/asan/tests/unit/%: $(B)/asan/obj/tests/unit/%.o $(B)/asa
 	$(CC) $(ASAN_CFLAGS) -o $@ $< $(B)/asan/libescalator.a $(TEST_LIBS) $(LIBS)
 
 # The service's unit tests link its objects too.
-$(B)/asan/tests/unit/test_server: $(B)/asan/obj/tests/unit/test_server.o \
+$(SERVER_UNIT_BINS): $(B)/asan/tests/unit/%: $(B)/asan/obj/tests/unit/%.o \
                                   $(ASAN_SERVER_OBJS) $(B)/asan/libescalator.a
 	@mkdir -p $(@D)
 	$(CC) $(ASAN_CFLAGS) -o $@ $< $(ASAN_SERVER_OBJS) $(B)/asan/libescalator.a \
 	    $(TEST_LIBS) $(SERVER_LIBS) $(LIBS)
+
+$(PEER_BIN): $(B)/asan/obj/tests/notify/peer.o $(B)/asan/obj/src/notify/sign.o
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(SERVER_LIBS) $(LIBS)
 
 # ---- fuzz targets (clang and its libFuzzer runtime) -----------------------
 

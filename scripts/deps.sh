@@ -18,6 +18,9 @@ PACKAGES=(
     libcmocka-dev      # unit tests
     libmicrohttpd-dev  # the HTTP server of `escalator serve`
     libsqlite3-dev     # the embedded store of `escalator serve`
+    libcurl4-openssl-dev # notification delivery: webhooks and SMTP
+    libssl-dev         # HMAC-SHA256 signatures of webhooks
+    exim4-daemon-light # a real SMTP server for the notification tests
     curl               # server integration tests, `make run`'s example
     jq                 # server integration tests
 )

@@ -17,7 +17,8 @@
 #include "config.h"
 
 typedef enum { R_EVALUATE, R_TICKETS, R_TICKET, R_MESSAGES, R_EVENTS, R_QUEUES,
-               R_QUEUE, R_SUMMARY, R_METRICS, R_RELOAD, R_CLOCK, R_CONFIG, R_HEALTH } route_id;
+               R_QUEUE, R_SUMMARY, R_METRICS, R_RELOAD, R_CLOCK, R_CONFIG, R_HEALTH,
+               R_NOTIFICATIONS, R_NOTIFICATION, R_RESEND, R_INBOUND } route_id;
 
 typedef struct route {
     route_id id;
@@ -40,6 +41,10 @@ static const route routes[] = {
     {R_CLOCK, "POST", PERM_ADMIN, true},
     {R_CONFIG, "GET", PERM_ADMIN, false},
     {R_HEALTH, "GET", 0, false},
+    {R_NOTIFICATIONS, "GET", PERM_READ, false},
+    {R_NOTIFICATION, "GET", PERM_READ, false},
+    {R_RESEND, "POST", PERM_ADMIN, false},
+    {R_INBOUND, "POST", 0, false}, /* authenticated by its signature */
 };
 
 /* Matches the path; *arg receives the {id} or {team} segment (copied into
@@ -51,7 +56,8 @@ static int match(const char *url, char *argbuf, size_t size)
         {"/v1/queues", R_QUEUES},     {"/v1/metrics/summary", R_SUMMARY},
         {"/metrics", R_METRICS},      {"/v1/policy/reload", R_RELOAD},
         {"/v1/admin/clock", R_CLOCK}, {"/v1/admin/config", R_CONFIG},
-        {"/healthz", R_HEALTH},
+        {"/healthz", R_HEALTH},       {"/v1/notifications", R_NOTIFICATIONS},
+        {"/v1/inbound/zendesk", R_INBOUND},
     };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (!strcmp(url, fixed[i].path))
@@ -63,6 +69,20 @@ static int match(const char *url, char *argbuf, size_t size)
             return -1;
         snprintf(argbuf, size, "%s", rest);
         return R_QUEUE;
+    }
+    if (!strncmp(url, "/v1/notifications/", 18)) {
+        rest = url + 18;
+        const char *slash = strchr(rest, '/');
+        size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+        if (n == 0 || n >= size)
+            return -1;
+        memcpy(argbuf, rest, n);
+        argbuf[n] = '\0';
+        if (!slash)
+            return R_NOTIFICATION;
+        if (!strcmp(slash, "/resend"))
+            return R_RESEND;
+        return -1;
     }
     if (!strncmp(url, "/v1/tickets/", 12)) {
         rest = url + 12;
@@ -105,6 +125,30 @@ static void set_error(api_response *out, int status, const char *code,
 void api_handle(service *svc, const auth *a, const char *method, const char *url,
                 const char *authorization, const char *body, size_t len,
                 bool too_large, api_response *out)
+{
+    api_handle_ex(svc, a, method, url, authorization, body, len, too_large, NULL, out);
+}
+
+static const char *lookup_header(const api_lookup *lk, const char *name)
+{
+    return lk && lk->header ? lk->header(lk->cls, name) : NULL;
+}
+
+/* The query arguments a list route reads, as a JSON object. */
+static json_t *query_json(const api_lookup *lk, const char *const *names)
+{
+    json_t *q = json_object();
+    for (size_t i = 0; lk && lk->query && names[i]; i++) {
+        const char *v = lk->query(lk->cls, names[i]);
+        if (v)
+            json_object_set_new(q, names[i], json_string(v));
+    }
+    return q;
+}
+
+void api_handle_ex(service *svc, const auth *a, const char *method, const char *url,
+                   const char *authorization, const char *body, size_t len,
+                   bool too_large, const api_lookup *lk, api_response *out)
 {
     memset(out, 0, sizeof(*out));
     char arg[256] = "";
@@ -181,6 +225,21 @@ void api_handle(service *svc, const auth *a, const char *method, const char *url
     case R_HEALTH:
         status = 200;
         res = json_pack("{s:s}", "status", "ok");
+        break;
+    case R_NOTIFICATIONS: {
+        static const char *const names[] = {"state", "ticket", "channel", "to", "event",
+                                            "limit", "after", NULL};
+        json_t *q = query_json(lk, names);
+        status = service_notifications_list(svc, q, &res);
+        json_decref(q);
+        break;
+    }
+    case R_NOTIFICATION: status = service_notification_get(svc, arg, &res); break;
+    case R_RESEND: status = service_notification_resend(svc, arg, &res); break;
+    case R_INBOUND:
+        status = service_inbound_zendesk(
+            svc, lookup_header(lk, "X-Zendesk-Webhook-Signature"),
+            lookup_header(lk, "X-Zendesk-Webhook-Signature-Timestamp"), body, len, &res);
         break;
     case R_METRICS: {
         json_decref(in);

@@ -24,4 +24,18 @@ void api_handle(service *svc, const auth *a, const char *method, const char *url
                 const char *authorization, const char *body, size_t len,
                 bool too_large, api_response *out);
 
+/* What else of the request a route may read: a header or a query-string
+ * argument by name (NULL when absent). */
+typedef struct api_lookup {
+    const char *(*header)(void *cls, const char *name);
+    const char *(*query)(void *cls, const char *name);
+    void *cls;
+} api_lookup;
+
+/* api_handle with the request's headers and query string (lk may be NULL:
+ * none). */
+void api_handle_ex(service *svc, const auth *a, const char *method, const char *url,
+                   const char *authorization, const char *body, size_t len,
+                   bool too_large, const api_lookup *lk, api_response *out);
+
 #endif

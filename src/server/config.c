@@ -68,6 +68,34 @@ static const setting settings[] = {
      "acknowledgement timeouts per escalation before the chain stops"},
     {"seed", T_STRING, OFF(seed), "", 0, 0,
      "folder of ticket JSON files imported at start when not stored yet"},
+    {"notify_routes", T_STRING, OFF(notify_routes), "", 0, 0,
+     "JSON file mapping the policy's notification recipients to webhook "
+     "URLs, addresses, routing keys and secrets, and the SMTP relay "
+     "(docs/notifications.md)"},
+    {"notify_events", T_STRING, OFF(notify_events), "all", 0, 0,
+     "lifecycle events that notify the recipients of the escalation: all, "
+     "none, or some of sla_warning sla_breach follow_up ack_timeout "
+     "acknowledged, comma-separated"},
+    {"notify_max_attempts", T_INT, OFF(notify_max_attempts), "8", 1, 1000,
+     "delivery attempts before a notification is failed (the dead letter)"},
+    {"notify_backoff", T_DURATION, OFF(notify_backoff), "2s", 1, 86400,
+     "first retry delay; doubles each attempt, with jitter"},
+    {"notify_backoff_max", T_DURATION, OFF(notify_backoff_max), "1h", 1, 7 * 86400,
+     "longest retry delay"},
+    {"notify_timeout", T_DURATION, OFF(notify_timeout), "10s", 1, 600,
+     "time one delivery attempt may take (connect, send, answer)"},
+    {"notify_concurrency", T_INT, OFF(notify_concurrency), "8", 1, 256,
+     "delivery attempts in flight at once"},
+    {"notify_rate_limit", T_INT, OFF(notify_rate_limit), "30", 0, 100000,
+     "messages per notify_rate_window to one (channel, recipient); more are "
+     "folded into a digest (0: no limit)"},
+    {"notify_rate_window", T_DURATION, OFF(notify_rate_window), "1m", 1, 86400,
+     "the window of notify_rate_limit"},
+    {"inbound_secret", T_STRING, OFF(inbound_secret), "", 0, 0,
+     "signing secret of the Zendesk webhook posting to /v1/inbound/zendesk; "
+     "empty: inbound webhooks are off"},
+    {"inbound_tolerance", T_DURATION, OFF(inbound_tolerance), "5m", 0, 86400,
+     "how old a signed inbound webhook's timestamp may be (0: any)"},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -268,13 +296,13 @@ void config_print_help(FILE *f)
           "\n"
           "settings:\n",
           f);
-    fprintf(f, "  %-17s %-9s %-27s %s\n", "NAME", "TYPE", "DEFAULT", "DESCRIPTION");
-    fprintf(f, "  %-17s %-9s %-27s %s\n", "config", "string", "\"\"",
+    fprintf(f, "  %-19s %-9s %-27s %s\n", "NAME", "TYPE", "DEFAULT", "DESCRIPTION");
+    fprintf(f, "  %-19s %-9s %-27s %s\n", "config", "string", "\"\"",
             "a file of NAME = VALUE lines (env ESCALATOR_CONFIG)");
     for (size_t i = 0; i < NSETTINGS; i++) {
         char def[64];
         snprintf(def, sizeof(def), "%s", *settings[i].def ? settings[i].def : "\"\"");
-        fprintf(f, "  %-17s %-9s %-27s %s\n", settings[i].name,
+        fprintf(f, "  %-19s %-9s %-27s %s\n", settings[i].name,
                 type_name(settings[i].type), def, settings[i].help);
     }
     fputs("\nOn the command line '-' may replace '_' in a name (--port-file).\n", f);
@@ -291,7 +319,9 @@ json_t *config_json(const server_config *cfg)
         switch (st->type) {
         case T_STRING: {
             const char *str = *(char *const *)(const void *)base;
-            if (!strcmp(st->name, "tokens")) {
+            if (!strcmp(st->name, "inbound_secret")) {
+                v = json_string(str && *str ? "***" : "");
+            } else if (!strcmp(st->name, "tokens")) {
                 /* Never the secrets: ROLE:*** for each. */
                 v = json_array();
                 const char *p = str ? str : "";

@@ -33,6 +33,18 @@ typedef struct server_config {
     char *ack_chain;
     int64_t ack_max_repeats;
     char *seed;
+    /* notifications (src/notify/, docs/notifications.md) */
+    char *notify_routes;
+    char *notify_events;
+    int64_t notify_max_attempts;
+    int64_t notify_backoff;
+    int64_t notify_backoff_max;
+    int64_t notify_timeout;
+    int64_t notify_concurrency;
+    int64_t notify_rate_limit;
+    int64_t notify_rate_window;
+    char *inbound_secret;
+    int64_t inbound_tolerance;
 } server_config;
 
 /* Fills *cfg from the defaults, the file, the environment and argv (argv[0]

@@ -58,6 +58,16 @@ static enum MHD_Result respond(struct MHD_Connection *conn, api_response *r)
     return ret;
 }
 
+static const char *conn_header(void *cls, const char *name)
+{
+    return MHD_lookup_connection_value(cls, MHD_HEADER_KIND, name);
+}
+
+static const char *conn_query(void *cls, const char *name)
+{
+    return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, name);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -113,8 +123,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     api_response r;
     const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_AUTHORIZATION);
-    api_handle(h->svc, h->auth, method, url, authz, rq->buf, rq->len,
-               rq->too_large, &r);
+    api_lookup lk = {conn_header, conn_query, conn};
+    api_handle_ex(h->svc, h->auth, method, url, authz, rq->buf, rq->len,
+                  rq->too_large, &lk, &r);
     return respond(conn, &r);
 }
 

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "escalator.h"
+#include "../notify/notify.h"
 #include "../store/store.h"
 #include "timers.h"
 
@@ -58,6 +59,8 @@ struct service {
     uint64_t policy_gen;
     pthread_key_t engine_key; /* each thread's engine_slot */
     json_t *rules; /* rule id -> {targets, escalate, next_tier}, from the dump */
+    json_t *notify_info; /* notify_policy_info() of the policy, from the dump */
+    notifier *notifier;  /* delivers the outbox (src/notify/) */
 
     bool manual;
     _Atomic int64_t manual_now;
@@ -446,6 +449,20 @@ static int outbox(ctx *c, const char *kind, const char *key_suffix, json_t *payl
     snprintf(key, sizeof(key), "%s:%s:%s", c->id, kind, key_suffix);
     int rc = c->svc->st->ops->outbox_add(c->svc->st, key, c->id, c->now, kind,
                                           payload);
+    if (rc == STORE_OK) {
+        /* Its deliveries, in the same transaction: what the worker sends. */
+        pthread_mutex_lock(&c->svc->policy_lock);
+        json_t *info = json_deep_copy(c->svc->notify_info);
+        pthread_mutex_unlock(&c->svc->policy_lock);
+        notify_event ev = {.ticket = c->id, .kind = kind, .outbox_key = key,
+                           .now = c->now, .now_ms = notify_now_ms(), .doc = c->doc,
+                           .decision = c->decision, .data = payload,
+                           .priority = jstr(c->row, "priority"), .policy = info,
+                           .events = c->svc->cfg->notify_events};
+        int added = 0;
+        rc = notify_plan(c->svc->st, &ev, &added);
+        json_decref(info);
+    }
     json_decref(payload);
     return rc;
 }
@@ -1010,6 +1027,7 @@ static int finish(ctx *c, int status, int ok_status, bool created, json_t **body
             /* The body reads the committed state. */
             *body = write_response(c, created);
             status = ok_status;
+            notifier_wake(svc->notifier);
         }
     }
     if (status != ok_status)
@@ -1240,6 +1258,14 @@ static int acknowledge(ctx *c, json_t *ev, json_t **body)
         rc = log_event(c, "acknowledged",
                        json_pack("{s:s, s:O, s:I}", "by", by, "team", json_object_get(esc, "team"),
                                  "escalation", (json_int_t)jint(esc, "id", 0)));
+    if (rc == STORE_OK) {
+        char key[96];
+        snprintf(key, sizeof(key), "%" PRId64 ".%" PRId64, jint(esc, "id", 0),
+                 jint(esc, "levels", 0));
+        rc = outbox(c, "acknowledged", key,
+                    json_pack("{s:s, s:O, s:I}", "by", by, "team", json_object_get(esc, "team"),
+                              "escalation", (json_int_t)jint(esc, "id", 0)));
+    }
     json_decref(esc);
     return rc == STORE_OK ? 0 : store_fail(c->svc, body);
 }
@@ -1526,11 +1552,15 @@ int service_reload(service *svc, json_t **body)
         return 422;
     }
     json_t *rules = rule_map(p);
+    char *dump = esc_policy_dump(p);
+    json_t *info = notify_policy_info(dump);
+    free(dump);
     pthread_mutex_lock(&svc->policy_lock);
     esc_policy *old = svc->policy;
-    json_t *old_rules = svc->rules;
+    json_t *old_rules = svc->rules, *old_info = svc->notify_info;
     svc->policy = p;
     svc->rules = rules;
+    svc->notify_info = info;
     svc->policy_gen++;
     uint64_t gen = svc->policy_gen;
     pthread_mutex_unlock(&svc->policy_lock);
@@ -1538,6 +1568,7 @@ int service_reload(service *svc, json_t **body)
      * references; the last one frees it. */
     esc_policy_unref(&old);
     json_decref(old_rules);
+    json_decref(old_info);
     atomic_fetch_add(&svc->n_reloads, 1);
     fprintf(stderr, "escalator serve: policy %s reloaded (%s)\n", svc->cfg->policy,
             esc_policy_name(p));
@@ -1575,6 +1606,12 @@ static void fire(service *svc, const char *ticket, const char *cause)
     bool current = g == STORE_OK && jint(esc, "id", 0) == e && jint(esc, "levels", 0) == n;
     json_t *data = json_pack("{s:s, s:I, s:O}", "cause", cause, "due_at", (json_int_t)due,
                              "team", current ? json_object_get(esc, "team") : json_null());
+    if (has_prefix(cause, "warn:") || has_prefix(cause, "respond:")) {
+        json_t *td = json_loads(jstr(t, "data") ? jstr(t, "data") : "{}", 0, NULL);
+        if (json_is_integer(json_object_get(td, "respond_by")))
+            json_object_set(data, "respond_by", json_object_get(td, "respond_by"));
+        json_decref(td);
+    }
     char key[128];
     snprintf(key, sizeof(key), "%s", cause);
 
@@ -1649,6 +1686,8 @@ static void fire(service *svc, const char *ticket, const char *cause)
 out:
     if (rc == STORE_OK && ops->commit(svc->st) != STORE_OK)
         rc = STORE_ERROR;
+    if (rc == STORE_OK)
+        notifier_wake(svc->notifier);
     if (rc != STORE_OK) {
         fprintf(stderr, "escalator serve: timer %s %s: %s\n", ticket, cause,
                 ops->errmsg(svc->st));
@@ -1700,7 +1739,7 @@ int service_start_timers(service *svc)
     if (pthread_create(&svc->timer_thread, NULL, timer_main, svc) != 0)
         return -1;
     svc->timer_running = true;
-    return 0;
+    return notifier_start(svc->notifier);
 }
 
 int service_clock(service *svc, json_t *req, json_t **body)
@@ -1841,11 +1880,19 @@ service *service_new(const server_config *cfg)
     }
     svc->policy_gen = 1;
     svc->rules = rule_map(svc->policy);
+    char *dump = esc_policy_dump(svc->policy);
+    svc->notify_info = notify_policy_info(dump);
+    free(dump);
     split_chain(svc, cfg->ack_chain);
     char err[600];
     svc->st = store_sqlite_open(cfg->db, cfg->synchronous, err, sizeof(err));
     if (!svc->st) {
         fprintf(stderr, "escalator serve: store: %s\n", err);
+        service_free(&svc);
+        return NULL;
+    }
+    /* The delivery worker, with its own connection to the database. */
+    if (!(svc->notifier = notifier_new(cfg))) {
         service_free(&svc);
         return NULL;
     }
@@ -1882,6 +1929,7 @@ void service_free(service **psvc)
         pthread_mutex_unlock(&svc->lock);
         pthread_join(svc->timer_thread, NULL);
     }
+    notifier_free(&svc->notifier);
     if (svc->st)
         svc->st->ops->close(svc->st);
     timer_heap_free(&svc->heap);
@@ -1891,6 +1939,7 @@ void service_free(service **psvc)
     pthread_key_delete(svc->engine_key);
     esc_policy_unref(&svc->policy);
     json_decref(svc->rules);
+    json_decref(svc->notify_info);
     for (size_t i = 0; i < svc->nchain; i++)
         free(svc->chain[i]);
     free(svc->chain);
@@ -1899,4 +1948,247 @@ void service_free(service **psvc)
     pthread_mutex_destroy(&svc->policy_lock);
     free(svc);
     *psvc = NULL;
+}
+
+/* ---- notifications (src/notify/) ------------------------------------------ */
+
+static json_t *ms_time(json_t *v)
+{
+    return json_is_integer(v) ? time_json(json_integer_value(v) / 1000) : json_null();
+}
+
+/* A deliveries row as the API shows it. */
+static json_t *delivery_json(json_t *r)
+{
+    json_t *msg = jstr(r, "message") ? json_loads(jstr(r, "message"), 0, NULL) : NULL;
+    const char *state = jstr(r, "state");
+    bool waiting = state && (!strcmp(state, "pending") || !strcmp(state, "held"));
+    return json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:o, s:o, s:o, s:o, "
+                     "s:O, s:O, s:o}",
+                     "id", json_object_get(r, "id"), "idempotency_key",
+                     json_object_get(r, "idempotency_key"), "ticket",
+                     json_object_get(r, "ticket_id"), "event", json_object_get(r, "event"),
+                     "channel", json_object_get(r, "channel"), "to",
+                     json_object_get(r, "recipient"), "state", json_object_get(r, "state"),
+                     "attempts", json_object_get(r, "attempts"), "last_error",
+                     json_object_get(r, "last_error"), "created_at",
+                     time_json(jint(r, "created_at", 0)), "next_attempt_at",
+                     waiting ? ms_time(json_object_get(r, "next_attempt_ms")) : json_null(),
+                     "sent_at", ms_time(json_object_get(r, "sent_ms")), "delivered_at",
+                     ms_time(json_object_get(r, "delivered_ms")), "digest_id",
+                     json_object_get(r, "digest_id"), "cause",
+                     json_object_get(r, "outbox_key"), "message",
+                     msg ? msg : json_null());
+}
+
+static const char *const delivery_states[] = {"pending", "sending", "delivered", "held",
+                                              "digested", "returned", "failed", NULL};
+
+int service_notifications_list(service *svc, json_t *query, json_t **body)
+{
+    const char *state = jstr(query, "state"), *limit_s = jstr(query, "limit");
+    const char *after_s = jstr(query, "after");
+    if (state && !in_list(state, delivery_states))
+        return fail(body, 422, "invalid_request", "state",
+                    "expected one of pending sending delivered held digested returned failed");
+    long long limit = 100, after = 0;
+    char *end;
+    if (limit_s && ((limit = strtoll(limit_s, &end, 10)) < 1 || limit > 1000 || *end))
+        return fail(body, 422, "invalid_request", "limit", "expected a whole number from 1 to 1000");
+    if (after_s && ((after = strtoll(after_s, &end, 10)) < 0 || *end))
+        return fail(body, 422, "invalid_request", "after", "expected a delivery id");
+    json_t *filter = json_pack("{s:I, s:I}", "limit", (json_int_t)limit, "after_id",
+                               (json_int_t)after);
+    static const char *const keys[] = {"state", "ticket", "channel", "to", "event"};
+    static const char *const cols[] = {"state", "ticket", "channel", "recipient", "event"};
+    for (int i = 0; i < 5; i++)
+        if (jstr(query, keys[i]))
+            json_object_set(filter, cols[i], json_object_get(query, keys[i]));
+    json_t *rows = NULL, *r;
+    size_t i;
+    pthread_mutex_lock(&svc->lock);
+    int rc = svc->st->ops->deliveries_list(svc->st, filter, &rows);
+    pthread_mutex_unlock(&svc->lock);
+    json_decref(filter);
+    if (rc != STORE_OK)
+        return store_fail(svc, body);
+    json_t *list = json_array();
+    json_array_foreach(rows, i, r) json_array_append_new(list, delivery_json(r));
+    json_decref(rows);
+    *body = json_pack("{s:o, s:I}", "notifications", list, "count",
+                      (json_int_t)json_array_size(list));
+    return 200;
+}
+
+static int delivery_id(const char *s, int64_t *id)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v <= 0)
+        return -1;
+    *id = v;
+    return 0;
+}
+
+int service_notification_get(service *svc, const char *sid, json_t **body)
+{
+    int64_t id;
+    json_t *row = NULL;
+    if (delivery_id(sid, &id) != 0)
+        return fail(body, 404, "not_found", "", "no notification '%s'", sid);
+    pthread_mutex_lock(&svc->lock);
+    int rc = svc->st->ops->delivery_get(svc->st, id, &row);
+    pthread_mutex_unlock(&svc->lock);
+    if (rc == STORE_NOTFOUND)
+        return fail(body, 404, "not_found", "", "no notification '%s'", sid);
+    if (rc != STORE_OK)
+        return store_fail(svc, body);
+    *body = delivery_json(row);
+    json_decref(row);
+    return 200;
+}
+
+int service_notification_resend(service *svc, const char *sid, json_t **body)
+{
+    int64_t id;
+    json_t *row = NULL;
+    if (delivery_id(sid, &id) != 0)
+        return fail(body, 404, "not_found", "", "no notification '%s'", sid);
+    const store_ops *ops = svc->st->ops;
+    pthread_mutex_lock(&svc->lock);
+    int rc = ops->begin(svc->st);
+    if (rc == STORE_OK)
+        rc = ops->delivery_get(svc->st, id, &row);
+    int status = 0;
+    if (rc == STORE_NOTFOUND) {
+        status = fail(body, 404, "not_found", "", "no notification '%s'", sid);
+    } else if (rc != STORE_OK) {
+        status = store_fail(svc, body);
+    } else if (!in_list(jstr(row, "state"), (const char *const[]){"failed", "delivered",
+                                                                  "returned", NULL})) {
+        status = fail(body, 409, "not_resendable", "",
+                      "notification %s is %s: only failed or delivered ones are sent again",
+                      sid, jstr(row, "state"));
+    } else {
+        char was[600];
+        snprintf(was, sizeof(was), "%s", jstr(row, "state"));
+        json_object_set_new(row, "state", json_string("pending"));
+        json_object_set_new(row, "attempts", json_integer(0));
+        json_object_set_new(row, "next_attempt_ms", json_integer(notify_now_ms()));
+        json_object_set_new(row, "updated_ms", json_integer(notify_now_ms()));
+        rc = ops->delivery_update(svc->st, row);
+        json_t *data = json_pack("{s:I, s:O, s:O, s:s, s:O}", "notification", (json_int_t)id,
+                                 "channel", json_object_get(row, "channel"), "to",
+                                 json_object_get(row, "recipient"), "was", was,
+                                 "last_error", json_object_get(row, "last_error"));
+        if (rc == STORE_OK)
+            rc = ops->event_add(svc->st, jstr(row, "ticket_id"), service_now(svc),
+                                "notification_resent", "admin", data);
+        json_decref(data);
+        if (rc == STORE_OK)
+            rc = ops->commit(svc->st);
+        if (rc != STORE_OK)
+            status = store_fail(svc, body);
+    }
+    if (status)
+        ops->rollback(svc->st);
+    pthread_mutex_unlock(&svc->lock);
+    if (!status) {
+        notifier_wake(svc->notifier);
+        *body = delivery_json(row);
+        status = 200;
+    }
+    json_decref(row);
+    return status;
+}
+
+int service_inbound_zendesk(service *svc, const char *signature, const char *timestamp,
+                            const char *raw, size_t len, json_t **body)
+{
+    const char *secret = svc->cfg->inbound_secret;
+    if (!secret || !*secret)
+        return fail(body, 404, "not_found", "",
+                    "inbound webhooks are off: set inbound_secret");
+    if (!signature || !timestamp)
+        return fail(body, 401, "invalid_signature", "",
+                    "missing X-Zendesk-Webhook-Signature and its timestamp");
+    if (!notify_zendesk_verify(secret, timestamp, raw ? raw : "", len, signature))
+        return fail(body, 401, "invalid_signature", "",
+                    "the signature does not match the body and timestamp");
+    /* The signed timestamp bounds replays, on the real clock. */
+    int64_t ts = 0;
+    char *end;
+    if (esc_time_parse(timestamp, &ts) != 0) {
+        ts = strtoll(timestamp, &end, 10);
+        if (*end)
+            ts = 0;
+    }
+    int64_t tol = svc->cfg->inbound_tolerance, now = (int64_t)time(NULL);
+    if (tol > 0 && (ts <= 0 || ts < now - tol || ts > now + tol))
+        return fail(body, 401, "stale_signature", "",
+                    "the signed timestamp is outside inbound_tolerance");
+    json_error_t jerr;
+    json_t *payload = json_loadb(raw ? raw : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!payload)
+        return fail(body, 400, "invalid_json", "", "line %d, column %d: %s", jerr.line,
+                    jerr.column, jerr.text);
+    char ticket[160] = "", err[300] = "";
+    const char *where = "";
+    json_t *op_body = NULL;
+    int op = notify_zendesk_map(payload, ticket, sizeof(ticket), &op_body, err, sizeof(err),
+                                &where);
+    const char *eid = jstr(payload, "id");
+    const char *type = jstr(payload, "type") ? jstr(payload, "type") : "";
+    int status;
+    if (op < 0) {
+        status = fail(body, 422, "invalid_request", where, "%s", err);
+        json_decref(payload);
+        return status;
+    }
+    /* Zendesk retries a webhook it did not see answered: the same event id
+     * is applied once. */
+    char key[300];
+    snprintf(key, sizeof(key), "zendesk:%s", eid ? eid : "");
+    pthread_mutex_lock(&svc->lock);
+    int seen = eid ? svc->st->ops->inbound_seen(svc->st, key) : STORE_NOTFOUND;
+    pthread_mutex_unlock(&svc->lock);
+    if (seen == STORE_OK || op == INBOUND_IGNORE) {
+        *body = json_pack("{s:s, s:s, s:b}", "event", type, "ticket", ticket, "applied", 0);
+        json_decref(op_body);
+        json_decref(payload);
+        return 200;
+    }
+    json_t *res = NULL;
+    if (op == INBOUND_TICKET) {
+        json_t *row = NULL;
+        pthread_mutex_lock(&svc->lock);
+        int g = svc->st->ops->ticket_get(svc->st, ticket, &row);
+        pthread_mutex_unlock(&svc->lock);
+        json_decref(row);
+        if (g == STORE_OK) {
+            status = 200; /* created before: its later events carry the changes */
+            res = json_pack("{s:s}", "ticket", ticket);
+        } else {
+            status = service_ticket_put(svc, op_body, &res);
+        }
+    } else if (op == INBOUND_MESSAGE) {
+        status = service_message_add(svc, ticket, op_body, &res);
+    } else {
+        status = service_event_add(svc, ticket, op_body, &res);
+    }
+    json_decref(op_body);
+    if (status < 300 && eid) {
+        pthread_mutex_lock(&svc->lock);
+        if (svc->st->ops->inbound_add(svc->st, key, "zendesk", service_now(svc)) == STORE_ERROR)
+            fprintf(stderr, "escalator serve: inbound: %s\n", svc->st->ops->errmsg(svc->st));
+        pthread_mutex_unlock(&svc->lock);
+    }
+    if (status < 300) {
+        *body = json_pack("{s:s, s:s, s:b, s:o}", "event", type, "ticket", ticket, "applied",
+                          1, "result", res ? res : json_null());
+    } else {
+        *body = res;
+    }
+    json_decref(payload);
+    return status;
 }

@@ -48,6 +48,16 @@ char *service_metrics_text(service *svc);
 int service_reload(service *svc, json_t **body);
 /* Manual clock: {"advance": "90m"} or {"now": TIME}; fires what came due. */
 int service_clock(service *svc, json_t *req, json_t **body);
+/* Deliveries of notifications (docs/notifications.md). query: {state,
+ * ticket, channel, to, event, limit, after}, each optional. */
+int service_notifications_list(service *svc, json_t *query, json_t **body);
+int service_notification_get(service *svc, const char *id, json_t **body);
+/* Admin: a failed (or delivered) notification goes again, attempts reset. */
+int service_notification_resend(service *svc, const char *id, json_t **body);
+/* A Zendesk webhook event, authenticated by its signature headers (NULL
+ * when absent) over the raw body. */
+int service_inbound_zendesk(service *svc, const char *signature, const char *timestamp,
+                            const char *raw, size_t len, json_t **body);
 /* Imports every *.json ticket of a folder that is not stored yet. */
 int service_seed(service *svc, const char *dir);
 

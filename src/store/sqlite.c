@@ -91,9 +91,43 @@ static const char *const migrations[] = {
     "  payload TEXT NOT NULL,"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  delivered_at BIGINT);",
+    /* 2: deliveries, one row per (outbox event, channel, recipient), worked
+     * by src/notify/; inbound webhook event ids already applied. Times in
+     * *_ms columns are the real clock in milliseconds. */
+    "CREATE TABLE deliveries ("
+    "  id INTEGER PRIMARY KEY,"
+    "  idempotency_key TEXT NOT NULL UNIQUE,"
+    "  outbox_key TEXT,"
+    "  ticket_id TEXT NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  recipient TEXT NOT NULL,"
+    "  fact TEXT NOT NULL,"
+    "  message TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_ms BIGINT NOT NULL,"
+    "  sent_ms BIGINT,"
+    "  delivered_ms BIGINT,"
+    "  last_error TEXT,"
+    "  digest_id BIGINT,"
+    "  created_at BIGINT NOT NULL,"
+    "  updated_ms BIGINT NOT NULL);"
+    "CREATE INDEX deliveries_due ON deliveries(state, next_attempt_ms);"
+    "CREATE INDEX deliveries_ticket ON deliveries(ticket_id, id);"
+    "CREATE INDEX deliveries_recipient ON deliveries(channel, recipient, state, sent_ms);"
+    "CREATE TABLE inbound_events ("
+    "  id TEXT PRIMARY KEY,"
+    "  source TEXT NOT NULL,"
+    "  received_at BIGINT NOT NULL);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define DLV_COLS                                                               \
+    "id, idempotency_key, outbox_key, ticket_id, event, channel, recipient, "  \
+    "fact, message, state, attempts, next_attempt_ms, sent_ms, delivered_ms, " \
+    "last_error, digest_id, created_at, updated_ms"
 
 /* The statements, prepared on first use. */
 #define STATEMENTS(X)                                                          \
@@ -171,6 +205,38 @@ static const char *const migrations[] = {
     X(OUTBOX_LIST, "SELECT id, idempotency_key, created_at, kind, payload, "   \
                    "attempts, delivered_at FROM outbox WHERE ticket_id = ?1 "  \
                    "ORDER BY id")                                              \
+    X(DLV_ADD, "INSERT INTO deliveries (idempotency_key, outbox_key, "         \
+               "ticket_id, event, channel, recipient, fact, message, state, "   \
+               "attempts, next_attempt_ms, created_at, updated_ms, "            \
+               "delivered_ms, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " \
+               "?8, ?9, 0, ?10, ?11, ?12, ?13, ?14) "                           \
+               "ON CONFLICT (idempotency_key) DO NOTHING")                      \
+    X(DLV_GET, "SELECT " DLV_COLS " FROM deliveries WHERE id = ?1")            \
+    X(DLV_UPDATE, "UPDATE deliveries SET state = ?2, attempts = ?3, "          \
+                  "next_attempt_ms = ?4, sent_ms = ?5, delivered_ms = ?6, "    \
+                  "last_error = ?7, digest_id = ?8, updated_ms = ?9 "          \
+                  "WHERE id = ?1")                                             \
+    X(DLV_LIST, "SELECT " DLV_COLS " FROM deliveries WHERE "                   \
+                "(?1 IS NULL OR state = ?1) AND (?2 IS NULL OR ticket_id = ?2) " \
+                "AND (?3 IS NULL OR channel = ?3) AND "                        \
+                "(?4 IS NULL OR recipient = ?4) AND (?5 IS NULL OR event = ?5) " \
+                "AND id > ?6 ORDER BY id LIMIT ?7")                            \
+    X(DLV_DUE, "SELECT " DLV_COLS " FROM deliveries WHERE state IN "           \
+               "('pending', 'held') AND next_attempt_ms <= ?1 "                \
+               "ORDER BY next_attempt_ms, id LIMIT ?2")                        \
+    X(DLV_NEXT, "SELECT MIN(next_attempt_ms) AS next_ms FROM deliveries "      \
+                "WHERE state IN ('pending', 'held')")                          \
+    X(DLV_REQUEUE, "UPDATE deliveries SET state = 'pending', "                 \
+                   "next_attempt_ms = ?1, updated_ms = ?1 "                    \
+                   "WHERE state = 'sending'")                                  \
+    X(DLV_RECENT, "SELECT COUNT(*) AS n, MIN(sent_ms) AS oldest_ms FROM "      \
+                  "deliveries WHERE channel = ?1 AND recipient = ?2 AND "      \
+                  "state IN ('sending', 'delivered') AND sent_ms > ?3")        \
+    X(DLV_FACT, "SELECT id FROM deliveries WHERE ticket_id = ?1 AND "          \
+                "channel = ?2 AND recipient = ?3 AND fact = ?4 LIMIT 1")       \
+    X(INBOUND_ADD, "INSERT INTO inbound_events (id, source, received_at) "     \
+                   "VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING")          \
+    X(INBOUND_SEEN, "SELECT id FROM inbound_events WHERE id = ?1")             \
     X(QUEUE_ALL, "SELECT e.ticket_id, e.team, e.priority, e.state, "           \
                  "e.respond_by, e.opened_at, e.owner, e.acknowledged_at, "     \
                  "t.status, t.paused_at FROM escalations e JOIN tickets t ON " \
@@ -624,6 +690,190 @@ static int sq_outbox_list(store *b, const char *ticket, json_t **rows)
     return rows_stmt(s, st, rows, "outbox_list");
 }
 
+/* ---- deliveries ------------------------------------------------------------ */
+
+static const char *jstr_of(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static void bind_int_or_null(sqlite3_stmt *st, int i, json_t *v)
+{
+    if (json_is_integer(v))
+        sqlite3_bind_int64(st, i, json_integer_value(v));
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int sq_delivery_add(store *b, json_t *row)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_DLV_ADD);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, jstr_of(row, "idempotency_key"));
+    bind_text(st, 2, jstr_of(row, "outbox_key"));
+    bind_text(st, 3, jstr_of(row, "ticket_id"));
+    bind_text(st, 4, jstr_of(row, "event"));
+    bind_text(st, 5, jstr_of(row, "channel"));
+    bind_text(st, 6, jstr_of(row, "recipient"));
+    bind_text(st, 7, jstr_of(row, "fact"));
+    bind_json(st, 8, json_object_get(row, "message"));
+    bind_text(st, 9, jstr_of(row, "state"));
+    bind_int_or_null(st, 10, json_object_get(row, "next_attempt_ms"));
+    bind_int_or_null(st, 11, json_object_get(row, "created_at"));
+    bind_int_or_null(st, 12, json_object_get(row, "updated_ms"));
+    bind_int_or_null(st, 13, json_object_get(row, "delivered_ms"));
+    bind_text(st, 14, jstr_of(row, "last_error"));
+    int rc = exec_stmt(s, st, "delivery_add");
+    if (rc != STORE_OK)
+        return rc;
+    if (sqlite3_changes(s->db) == 0)
+        return STORE_NOTFOUND;
+    json_object_set_new(row, "id", json_integer(sqlite3_last_insert_rowid(s->db)));
+    return STORE_OK;
+}
+
+static int sq_delivery_get(store *b, int64_t id, json_t **row)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_DLV_GET);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    return row_stmt(s, st, row, "delivery_get");
+}
+
+static int sq_delivery_update(store *b, json_t *row)
+{
+    RUN(SS(b), S_DLV_UPDATE, "delivery_update",
+        bind_int_or_null(st_, 1, json_object_get(row, "id"));
+        bind_text(st_, 2, jstr_of(row, "state"));
+        bind_int_or_null(st_, 3, json_object_get(row, "attempts"));
+        bind_int_or_null(st_, 4, json_object_get(row, "next_attempt_ms"));
+        bind_int_or_null(st_, 5, json_object_get(row, "sent_ms"));
+        bind_int_or_null(st_, 6, json_object_get(row, "delivered_ms"));
+        bind_text(st_, 7, jstr_of(row, "last_error"));
+        bind_int_or_null(st_, 8, json_object_get(row, "digest_id"));
+        bind_int_or_null(st_, 9, json_object_get(row, "updated_ms")));
+}
+
+static int sq_deliveries_list(store *b, json_t *filter, json_t **rows)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_DLV_LIST);
+    if (!st)
+        return STORE_ERROR;
+    static const char *const keys[] = {"state", "ticket", "channel", "recipient",
+                                       "event"};
+    for (int i = 0; i < 5; i++)
+        bind_text(st, i + 1, jstr_of(filter, keys[i]));
+    json_t *after = json_object_get(filter, "after_id"), *limit = json_object_get(filter, "limit");
+    sqlite3_bind_int64(st, 6, json_is_integer(after) ? json_integer_value(after) : 0);
+    sqlite3_bind_int64(st, 7, json_is_integer(limit) ? json_integer_value(limit) : 100);
+    return rows_stmt(s, st, rows, "deliveries_list");
+}
+
+static int sq_deliveries_due(store *b, int64_t now_ms, int64_t limit, json_t **rows)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_DLV_DUE);
+    if (!st)
+        return STORE_ERROR;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, limit);
+    return rows_stmt(s, st, rows, "deliveries_due");
+}
+
+static int sq_delivery_next(store *b, int64_t *next_ms)
+{
+    sqlite_store *s = SS(b);
+    json_t *row = NULL;
+    sqlite3_stmt *st = stmt(s, S_DLV_NEXT);
+    if (!st)
+        return STORE_ERROR;
+    int rc = row_stmt(s, st, &row, "delivery_next");
+    if (rc != STORE_OK)
+        return rc;
+    json_t *v = json_object_get(row, "next_ms");
+    rc = json_is_integer(v) ? STORE_OK : STORE_NOTFOUND;
+    if (rc == STORE_OK)
+        *next_ms = json_integer_value(v);
+    json_decref(row);
+    return rc;
+}
+
+static int sq_deliveries_requeue(store *b, int64_t now_ms)
+{
+    RUN(SS(b), S_DLV_REQUEUE, "deliveries_requeue", sqlite3_bind_int64(st_, 1, now_ms));
+}
+
+static int sq_delivery_recent(store *b, const char *channel, const char *recipient,
+                              int64_t since_ms, int64_t *count, int64_t *oldest_ms)
+{
+    sqlite_store *s = SS(b);
+    json_t *row = NULL;
+    sqlite3_stmt *st = stmt(s, S_DLV_RECENT);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, channel);
+    bind_text(st, 2, recipient);
+    sqlite3_bind_int64(st, 3, since_ms);
+    int rc = row_stmt(s, st, &row, "delivery_recent");
+    if (rc != STORE_OK)
+        return rc;
+    json_t *n = json_object_get(row, "n"), *o = json_object_get(row, "oldest_ms");
+    *count = json_is_integer(n) ? json_integer_value(n) : 0;
+    *oldest_ms = json_is_integer(o) ? json_integer_value(o) : since_ms;
+    json_decref(row);
+    return STORE_OK;
+}
+
+static int sq_delivery_fact_seen(store *b, const char *ticket, const char *channel,
+                                 const char *recipient, const char *fact)
+{
+    sqlite_store *s = SS(b);
+    json_t *row = NULL;
+    sqlite3_stmt *st = stmt(s, S_DLV_FACT);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    bind_text(st, 2, channel);
+    bind_text(st, 3, recipient);
+    bind_text(st, 4, fact);
+    int rc = row_stmt(s, st, &row, "delivery_fact_seen");
+    json_decref(row);
+    return rc;
+}
+
+static int sq_inbound_add(store *b, const char *id, const char *source, int64_t at)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_INBOUND_ADD);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    bind_text(st, 2, source);
+    sqlite3_bind_int64(st, 3, at);
+    int rc = exec_stmt(s, st, "inbound_add");
+    if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
+        return STORE_NOTFOUND;
+    return rc;
+}
+
+static int sq_inbound_seen(store *b, const char *id)
+{
+    sqlite_store *s = SS(b);
+    json_t *row = NULL;
+    sqlite3_stmt *st = stmt(s, S_INBOUND_SEEN);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, id);
+    int rc = row_stmt(s, st, &row, "inbound_seen");
+    json_decref(row);
+    return rc;
+}
+
 static int sq_queue_list(store *b, const char *team, json_t **rows)
 {
     sqlite_store *s = SS(b);
@@ -699,6 +949,17 @@ static const store_ops sqlite_ops = {
     .timers_list = sq_timers_list,
     .outbox_add = sq_outbox_add,
     .outbox_list = sq_outbox_list,
+    .delivery_add = sq_delivery_add,
+    .delivery_get = sq_delivery_get,
+    .delivery_update = sq_delivery_update,
+    .deliveries_list = sq_deliveries_list,
+    .deliveries_due = sq_deliveries_due,
+    .delivery_next = sq_delivery_next,
+    .deliveries_requeue = sq_deliveries_requeue,
+    .delivery_recent = sq_delivery_recent,
+    .delivery_fact_seen = sq_delivery_fact_seen,
+    .inbound_add = sq_inbound_add,
+    .inbound_seen = sq_inbound_seen,
     .queue_list = sq_queue_list,
     .metrics = sq_metrics,
 };

@@ -88,6 +88,45 @@ typedef struct store_ops {
                       int64_t at, const char *kind, json_t *payload);
     int (*outbox_list)(store *s, const char *ticket, json_t **rows);
 
+    /* deliveries: what src/notify/ sends, one row per (outbox event,
+     * channel, recipient): {id, idempotency_key, outbox_key, ticket_id,
+     * event, channel, recipient, fact, message, state, attempts,
+     * next_attempt_ms, sent_ms, delivered_ms, last_error, digest_id,
+     * created_at, updated_ms}. state: pending, sending, delivered, held
+     * (over the rate limit, waiting for its digest), digested, returned
+     * (handed back in the API response), failed (the dead letter). *_ms
+     * columns are the real clock in milliseconds.
+     * delivery_add inserts (setting "id") or returns STORE_NOTFOUND when
+     * the idempotency key is there already. */
+    int (*delivery_add)(store *s, json_t *row);
+    int (*delivery_get)(store *s, int64_t id, json_t **row);
+    /* Writes state, attempts, next_attempt_ms, sent_ms, delivered_ms,
+     * last_error, digest_id and updated_ms of the row with row's "id". */
+    int (*delivery_update)(store *s, json_t *row);
+    /* filter: {state, ticket, channel, recipient, event, after_id, limit},
+     * each optional (limit 100 by default); oldest first. */
+    int (*deliveries_list)(store *s, json_t *filter, json_t **rows);
+    /* pending or held rows whose next attempt is due by now_ms. */
+    int (*deliveries_due)(store *s, int64_t now_ms, int64_t limit, json_t **rows);
+    /* The earliest next attempt of a pending or held row; STORE_NOTFOUND
+     * when there is none. */
+    int (*delivery_next)(store *s, int64_t *next_ms);
+    /* sending -> pending: what a stopped process had not confirmed. */
+    int (*deliveries_requeue)(store *s, int64_t now_ms);
+    /* Sent (sending or delivered) to (channel, recipient) after since_ms:
+     * how many, and when the oldest of them went. */
+    int (*delivery_recent)(store *s, const char *channel, const char *recipient,
+                           int64_t since_ms, int64_t *count, int64_t *oldest_ms);
+    /* STORE_OK when the ticket already has a delivery to (channel,
+     * recipient) saying the same fact, STORE_NOTFOUND otherwise. */
+    int (*delivery_fact_seen)(store *s, const char *ticket, const char *channel,
+                              const char *recipient, const char *fact);
+    /* Records an inbound webhook event id; STORE_NOTFOUND when it was
+     * there already (a retried delivery of the same event). */
+    int (*inbound_add)(store *s, const char *id, const char *source, int64_t at);
+    /* STORE_OK when the inbound event id was recorded, else STORE_NOTFOUND. */
+    int (*inbound_seen)(store *s, const char *id);
+
     /* Open escalations (of one team, or all), earliest deadline first:
      * {ticket_id, team, priority, state, respond_by, opened_at, owner,
      *  subject, status} */

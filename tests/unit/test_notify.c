@@ -1,0 +1,326 @@
+/*
+ * test_notify.c - the parts of notification delivery that need no peer:
+ * signatures (against RFC 4231 and openssl(1)), Slack escaping, delivery
+ * templates, the routes file's checks, the payload of each channel kind,
+ * and the mapping of Zendesk's webhook events.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../src/notify/notify.h"
+
+static void test_hmac_rfc4231(void **state)
+{
+    (void)state;
+    unsigned char mac[32];
+    const char *data = "what do ya want for nothing?";
+    notify_hmac_sha256("Jefe", 4, data, strlen(data), mac);
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+static void test_outbound_signature(void **state)
+{
+    (void)state;
+    char sig[200];
+    const char *body = "{\"text\":\"hi\"}";
+    /* printf '%s' '1700000000.{"text":"hi"}' | openssl dgst -sha256 -hmac whsec_test */
+    notify_sign("whsec_test", 1700000000, body, strlen(body), sig, sizeof(sig));
+    assert_string_equal(
+        sig, "t=1700000000,v1=add2fc7010ee7aa23f65449ce9240cd32763de7515ca26c43cd1e9d447a5361a");
+}
+
+static void test_zendesk_signature(void **state)
+{
+    (void)state;
+    const char *body = "{\"a\":1}", *ts = "2024-04-17T17:18:10Z";
+    const char *good = "ApduNuZjFBVqBsEpSsAkCSjZbxwqtu3XSxtzrctG0h8=";
+    assert_true(notify_zendesk_verify("zd-secret", ts, body, strlen(body), good));
+    assert_false(notify_zendesk_verify("zd-secret", "2024-04-17T17:18:11Z", body, strlen(body), good));
+    assert_false(notify_zendesk_verify("other", ts, body, strlen(body), good));
+    assert_false(notify_zendesk_verify("zd-secret", ts, "{\"a\":2}", 7, good));
+    assert_false(notify_zendesk_verify("zd-secret", ts, body, strlen(body), "AAAA"));
+    assert_false(notify_zendesk_verify("", ts, body, strlen(body), good));
+    char b64[16];
+    notify_base64((const unsigned char *)"ab", 2, b64);
+    assert_string_equal(b64, "YWI=");
+}
+
+static void test_slack_escape(void **state)
+{
+    (void)state;
+    char *s = notify_slack_escape("@channel URGENT: a & b <c> @here, @channels, x@channel, (@everyone)");
+    assert_string_equal(s, "<!channel> URGENT: a &amp; b &lt;c&gt; <!here>, @channels, x@channel, "
+                           "(<!everyone>)");
+    free(s);
+    s = notify_slack_escape("");
+    assert_string_equal(s, "");
+    free(s);
+}
+
+static void test_templates(void **state)
+{
+    (void)state;
+    json_t *ctx = json_pack("{s:{s:s, s:{s:s}, s:[s, s]}, s:i, s:n}", "ticket", "id", "T-1",
+                            "customer", "email", "ana@example.com", "tags", "a", "b",
+                            "n", 4, "nothing");
+    char err[200] = "";
+    char *s = notify_template("{{ticket.id}} <{{ ticket.customer.email }}> {{ticket.tags}} "
+                              "{{n}} {{ticket.customer.name|friend}} {{nothing|-}}",
+                              ctx, err, sizeof(err));
+    assert_non_null(s);
+    assert_string_equal(s, "T-1 <ana@example.com> a, b 4 friend -");
+    free(s);
+    assert_null(notify_template("Dear {{ticket.customer.name}}", ctx, err, sizeof(err)));
+    assert_string_equal(err, "template: no value for 'ticket.customer.name'");
+    assert_null(notify_template("{{nothing}}", ctx, err, sizeof(err)));
+    assert_string_equal(err, "template: no value for 'nothing'");
+    s = notify_template("no placeholders, {{ unclosed", ctx, err, sizeof(err));
+    assert_string_equal(s, "no placeholders, {{ unclosed");
+    free(s);
+    json_decref(ctx);
+}
+
+/* Writes text to a temporary routes file and loads it. */
+static notify_routes *routes_from(const char *text, char *err, size_t size)
+{
+    char path[] = "/tmp/escalator-routes-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    notify_routes *r = notify_routes_load(path, err, size);
+    /* The message names the file: keep what follows it. */
+    if (!r) {
+        size_t n = strlen(path);
+        assert_memory_equal(err, path, n);
+        memmove(err, err + n, strlen(err + n) + 1);
+    }
+    unlink(path);
+    return r;
+}
+
+static void test_routes_checks(void **state)
+{
+    (void)state;
+    char err[400];
+    assert_null(routes_from("{\"route\": []}", err, sizeof(err)));
+    assert_string_equal(err, ": unknown key 'route' (expected smtp and routes)");
+    assert_null(routes_from("{\"routes\": [{\"channel\": \"slack\", \"to\": \"#a\"}]}", err,
+                            sizeof(err)));
+    assert_string_equal(err, ": routes[0]: a slack route needs a url");
+    assert_null(routes_from("{\"routes\": [{\"channel\": \"slack\", \"to\": \"#a\", \"ur\": \"x\"}]}",
+                            err, sizeof(err)));
+    assert_string_equal(err, ": routes[0]: unknown key 'ur'");
+    assert_null(routes_from("{\"routes\": [{\"channel\": \"pager\", \"to\": \"x\", \"kind\": \"fax\"}]}",
+                            err, sizeof(err)));
+    assert_string_equal(err, ": routes[0]: unknown kind 'fax' (expected webhook, slack, pager, "
+                             "email or customer)");
+    assert_null(routes_from("{\"smtp\": {\"from\": \"a@b\"}}", err, sizeof(err)));
+    assert_string_equal(err, ": smtp: url is required (smtp://host:port)");
+    unsetenv("ESC_TEST_NO_SUCH_VAR");
+    assert_null(routes_from("{\"routes\": [{\"channel\": \"slack\", \"to\": \"#a\", \"url\": "
+                            "\"${ESC_TEST_NO_SUCH_VAR}\"}]}",
+                            err, sizeof(err)));
+    assert_string_equal(err, ": url: the environment has no ESC_TEST_NO_SUCH_VAR");
+    assert_null(routes_from("{\"routes\": [", err, sizeof(err)));
+
+    setenv("ESC_TEST_HOOK", "https://hooks.example.com/T/B/X", 1);
+    notify_routes *r = routes_from(
+        "{\"routes\": [{\"channel\": \"slack\", \"to\": \"#a\", \"url\": \"${ESC_TEST_HOOK}\"},"
+        " {\"channel\": \"slack\", \"to\": \"*\", \"url\": \"https://other\"}]}",
+        err, sizeof(err));
+    assert_non_null(r);
+    assert_string_equal(json_string_value(json_object_get(notify_routes_find(r, "slack", "#a"), "url")),
+                        "https://hooks.example.com/T/B/X");
+    assert_string_equal(json_string_value(json_object_get(notify_routes_find(r, "slack", "#b"), "url")),
+                        "https://other");
+    assert_null(notify_routes_find(r, "pager", "#a"));
+    notify_routes_free(&r);
+    assert_null(r);
+}
+
+static json_t *row_of(const char *channel, const char *to, const char *text)
+{
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:s, s:s, s:s, s:s}",
+                            "event", "escalated", "text", text, "subject",
+                            "Escalation to Level 2 - port_in - Ticket #T-1", "ticket", "id",
+                            "T-1", "subject", "Port-in", "customer", "email",
+                            "ana@example.com", "priority", "p1", "severity", "critical", "team",
+                            "l2", "customer_message", "Subject: Re: Port-in\n\nHi Ana,\nsoon.");
+    char *m = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    char key[200];
+    snprintf(key, sizeof(key), "T-1:escalation:1.1:%s:%s", channel, to);
+    json_t *row = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "id", 1, "idempotency_key", key,
+                            "event", "escalated", "channel", channel, "recipient", to,
+                            "message", m);
+    free(m);
+    return row;
+}
+
+static void test_payloads(void **state)
+{
+    (void)state;
+    char err[400];
+    notify_routes *r = routes_from(
+        "{\"smtp\": {\"url\": \"smtp://127.0.0.1:25\", \"from\": \"Desk <desk@example.com>\"},"
+        " \"routes\": ["
+        "  {\"channel\": \"slack\", \"to\": \"#cs-urgent\", \"url\": \"https://hooks.example.com/services/SECRET\"},"
+        "  {\"channel\": \"pager\", \"to\": \"on-call\", \"url\": \"https://events.example.com/v2/enqueue\", \"routing_key\": \"RK\"},"
+        "  {\"channel\": \"webhook\", \"to\": \"desk\", \"url\": \"https://user:pw@desk.example.com:8443/hook?x=1\", \"secret\": \"s\"},"
+        "  {\"channel\": \"email\", \"to\": \"l2\", \"addresses\": [\"l2@example.com\", \"{{ticket.customer.email}}\"]}"
+        "]}",
+        err, sizeof(err));
+    assert_non_null(r);
+    notify_request rq;
+
+    json_t *row = row_of("slack", "#cs-urgent", "@channel URGENT <now> & then");
+    assert_int_equal(notify_request_build(r, row, &rq, err, sizeof(err)), 0);
+    assert_string_equal(rq.kind, "slack");
+    assert_string_equal(rq.body, "{\"text\":\"<!channel> URGENT &lt;now&gt; &amp; then\"}");
+    assert_string_equal(rq.endpoint, "https://hooks.example.com");
+    notify_request_clear(&rq);
+    json_decref(row);
+
+    row = row_of("pager", "on-call", "CRITICAL T-1\nmore lines");
+    assert_int_equal(notify_request_build(r, row, &rq, err, sizeof(err)), 0);
+    json_t *pd = json_loads(rq.body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(pd, "routing_key")), "RK");
+    assert_string_equal(json_string_value(json_object_get(pd, "event_action")), "trigger");
+    assert_string_equal(json_string_value(json_object_get(pd, "dedup_key")),
+                        "T-1:escalation:1.1:pager:on-call");
+    json_t *payload = json_object_get(pd, "payload");
+    assert_string_equal(json_string_value(json_object_get(payload, "summary")), "CRITICAL T-1");
+    assert_string_equal(json_string_value(json_object_get(payload, "severity")), "critical");
+    assert_string_equal(json_string_value(json_object_get(payload, "source")), "escalator");
+    json_decref(pd);
+    notify_request_clear(&rq);
+    json_decref(row);
+
+    row = row_of("webhook", "desk", "hello");
+    assert_int_equal(notify_request_build(r, row, &rq, err, sizeof(err)), 0);
+    assert_string_equal(rq.endpoint, "https://desk.example.com:8443");
+    assert_string_equal(rq.secret, "s");
+    json_t *wh = json_loads(rq.body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(wh, "idempotency_key")),
+                        "T-1:escalation:1.1:webhook:desk");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(wh, "ticket"), "id")), "T-1");
+    json_decref(wh);
+    notify_request_clear(&rq);
+    json_decref(row);
+
+    row = row_of("email", "l2", "Body line\n.dot line");
+    assert_int_equal(notify_request_build(r, row, &rq, err, sizeof(err)), 0);
+    assert_int_equal(rq.n_rcpt, 2);
+    assert_string_equal(rq.rcpt[1], "ana@example.com");
+    assert_string_equal(rq.mail_from, "desk@example.com");
+    assert_non_null(strstr(rq.body, "\r\nSubject: Escalation to Level 2 - port_in - Ticket #T-1\r\n"));
+    assert_non_null(strstr(rq.body, "\r\nTo: l2@example.com, ana@example.com\r\n"));
+    assert_non_null(strstr(rq.body, "\r\n\r\nBody line\r\n.dot line\r\n"));
+    assert_string_equal(rq.endpoint, "smtp://127.0.0.1:25 to l2@example.com, ana@example.com");
+    notify_request_clear(&rq);
+    json_decref(row);
+
+    /* The customer: the decision's message, its Subject line as the header. */
+    row = row_of("customer", "customer", "internal text, never for the customer");
+    assert_int_equal(notify_request_build(r, row, &rq, err, sizeof(err)), 0);
+    assert_string_equal(rq.kind, "customer");
+    assert_non_null(strstr(rq.body, "\r\nSubject: Re: Port-in\r\n"));
+    assert_non_null(strstr(rq.body, "\r\n\r\nHi Ana,\r\nsoon.\r\n"));
+    assert_null(strstr(rq.body, "internal text"));
+    notify_request_clear(&rq);
+    json_decref(row);
+
+    row = row_of("slack", "#elsewhere", "x");
+    assert_int_equal(notify_request_build(r, row, &rq, err, sizeof(err)), -1);
+    assert_string_equal(err, "no route for slack recipient '#elsewhere' in notify_routes");
+    json_decref(row);
+    row = row_of("email", "nobody", "x");
+    assert_int_equal(notify_request_build(r, row, &rq, err, sizeof(err)), -1);
+    assert_string_equal(err, "no route for email recipient 'nobody' in notify_routes");
+    json_decref(row);
+    notify_routes_free(&r);
+}
+
+static void test_zendesk_mapping(void **state)
+{
+    (void)state;
+    char id[160], err[300];
+    const char *where;
+    json_t *body = NULL;
+    json_t *p = json_loads(
+        "{\"type\": \"zen:event-type:ticket.created\", \"id\": \"e1\", \"time\": "
+        "\"2026-11-23T12:00:00Z\", \"detail\": {\"id\": 35436, \"subject\": \"Help\", "
+        "\"description\": \"It broke\", \"status\": \"OPEN\", \"requester_id\": \"77\", "
+        "\"via\": {\"channel\": \"email\"}}}",
+        0, NULL);
+    assert_int_equal(notify_zendesk_map(p, id, sizeof(id), &body, err, sizeof(err), &where),
+                     INBOUND_TICKET);
+    assert_string_equal(id, "zendesk-35436");
+    char *t = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(t, "{\"channel\":\"email\",\"created_at\":\"2026-11-23T12:00:00Z\","
+                           "\"customer\":{\"id\":\"77\"},\"id\":\"zendesk-35436\",\"messages\":"
+                           "[{\"at\":\"2026-11-23T12:00:00Z\",\"from\":\"customer\",\"text\":"
+                           "\"It broke\"}],\"status\":\"open\",\"subject\":\"Help\"}");
+    free(t);
+    json_decref(body);
+    json_decref(p);
+
+    p = json_loads("{\"type\": \"zen:event-type:ticket.status_changed\", \"detail\": {\"id\": "
+                   "\"9\"}, \"event\": {\"current\": \"HOLD\"}}",
+                   0, NULL);
+    assert_int_equal(notify_zendesk_map(p, id, sizeof(id), &body, err, sizeof(err), &where),
+                     INBOUND_EVENT);
+    assert_string_equal(json_string_value(json_object_get(body, "status")), "pending");
+    json_decref(body);
+    json_decref(p);
+
+    p = json_loads("{\"type\": \"zen:event-type:ticket.created\", \"detail\": {\"id\": \"../x\"}}",
+                   0, NULL);
+    assert_int_equal(notify_zendesk_map(p, id, sizeof(id), &body, err, sizeof(err), &where), -1);
+    assert_string_equal(where, "/detail/id");
+    json_decref(p);
+    p = json_loads("{\"type\": \"ticket.created\"}", 0, NULL);
+    assert_int_equal(notify_zendesk_map(p, id, sizeof(id), &body, err, sizeof(err), &where), -1);
+    assert_string_equal(where, "/type");
+    json_decref(p);
+    p = json_loads("{\"type\": \"zen:event-type:organization.created\"}", 0, NULL);
+    assert_int_equal(notify_zendesk_map(p, id, sizeof(id), &body, err, sizeof(err), &where),
+                     INBOUND_IGNORE);
+    json_decref(p);
+}
+
+static void test_default_kinds(void **state)
+{
+    (void)state;
+    assert_string_equal(notify_default_kind("slack"), "slack");
+    assert_string_equal(notify_default_kind("phone"), "pager");
+    assert_string_equal(notify_default_kind("pager"), "pager");
+    assert_string_equal(notify_default_kind("email"), "email");
+    assert_string_equal(notify_default_kind("customer"), "customer");
+    assert_string_equal(notify_default_kind("dashboard"), "webhook");
+    assert_string_equal(notify_default_kind("sms"), "webhook");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hmac_rfc4231),     cmocka_unit_test(test_outbound_signature),
+        cmocka_unit_test(test_zendesk_signature), cmocka_unit_test(test_slack_escape),
+        cmocka_unit_test(test_templates),         cmocka_unit_test(test_routes_checks),
+        cmocka_unit_test(test_payloads),          cmocka_unit_test(test_zendesk_mapping),
+        cmocka_unit_test(test_default_kinds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
