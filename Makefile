@@ -8,6 +8,7 @@
 #                   and every test: unit, CLI, policy cases, docs, the server's
 #                   scenarios, short fuzz runs
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS=300 each)
+#   make bench      the benchmarks of BENCHMARKS.md (bench/run.sh)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -92,11 +93,16 @@ ALL_OBJS := $(LIB_OBJS) $(CLI_OBJS) $(ASAN_LIB_OBJS) $(ASAN_CLI_OBJS) \
             $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_SERVER_OBJS) \
             $(B)/asan/obj/tests/notify/peer.o
 
-.PHONY: all deps run triage-examples test asan fuzz-build fuzz install uninstall clean help
+.PHONY: all deps run triage-examples test asan fuzz-build fuzz bench install uninstall clean help
 .DELETE_ON_ERROR:
 .SECONDARY: $(ALL_OBJS)
 
 all: $(B)/libescalator.a $(B)/libescalator.so $(B)/escalator
+
+# The benchmarks of BENCHMARKS.md (never part of `make test`):
+# BENCH_TICKETS=20000 for a quick try.
+bench: deps all
+	bench/run.sh
 
 help:
 	@sed -n 's/^#   //p' Makefile

@@ -25,12 +25,42 @@
 #define REPEAT_WINDOW 50
 #define CONTENT_MAX 64
 
+/*
+ * Business-time results already computed by this engine. esc__cal_add() and
+ * esc__cal_open_at() are pure functions of (calendar, t, secs) and cost
+ * microseconds in ICU; evaluations at one `now` (a triage run, a replay
+ * step) ask for the same few deadlines again and again. secs < 0 marks an
+ * esc__cal_open_at() result.
+ */
+#define CAL_MEMO 16
+#define SB_POOL 4
+typedef struct cal_memo {
+    bool used;
+    int calendar;
+    int64_t t, secs, result;
+} cal_memo;
+
 struct esc_engine {
     esc_policy *p;
     esc__scratch *scratch;
     esc__ucal **cals;   /* this engine's clone of each calendar */
+    cal_memo memo[CAL_MEMO];
+    uint32_t *field_order; /* declared fields' indexes, sorted by name */
+    /* Builders kept from one evaluation to the next, so that their buffers
+     * are allocated once: the decision JSON, a rule's evidence, and a pool
+     * for rendered texts and quotes (see pool_get). */
+    esc__sb js, because, evj;
+    esc__sb pool[SB_POOL];
     esc__arena mem;
 };
+
+static int cmp_field_name(const void *a, const void *b, void *ud)
+{
+    const esc_policy *p = ud;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    int c = strcmp(p->fields[x].name, p->fields[y].name);
+    return c ? c : x < y ? -1 : x > y;
+}
 
 int esc_engine_new(esc_policy *p, esc_engine **out)
 {
@@ -45,6 +75,11 @@ int esc_engine_new(esc_policy *p, esc_engine **out)
         return ESC_ENOMEM;
     }
     esc__arena_init(&e->mem);
+    e->field_order = esc__xcalloc(p->n_fields ? p->n_fields : 1,
+                                  sizeof(uint32_t));
+    for (size_t i = 0; i < p->n_fields; i++)
+        e->field_order[i] = (uint32_t)i;
+    qsort_r(e->field_order, p->n_fields, sizeof(uint32_t), cmp_field_name, p);
     e->cals = esc__xcalloc(p->n_calendars ? p->n_calendars : 1,
                            sizeof(*e->cals));
     for (size_t i = 0; i < p->n_calendars; i++) {
@@ -67,7 +102,13 @@ void esc_engine_free(esc_engine **ep)
     for (size_t i = 0; e->cals && i < e->p->n_calendars; i++)
         esc__cal_close(&e->cals[i]);
     free(e->cals);
+    free(e->field_order);
     esc__arena_free(&e->mem);
+    esc__sb_free(&e->js);
+    esc__sb_free(&e->because);
+    esc__sb_free(&e->evj);
+    for (int i = 0; i < SB_POOL; i++)
+        esc__sb_free(&e->pool[i]);
     esc_policy_unref(&e->p);
     free(e);
     *ep = NULL;
@@ -104,6 +145,10 @@ typedef struct ev {
     const esc_ticket *t;
     int64_t now;
     esc__ucal **cals;
+    cal_memo *memo;           /* the engine's business-time results */
+    const uint32_t *field_order; /* the engine's sorted field index */
+    esc__sb *pool;            /* the engine's builders for pool_get() */
+    int pool_used;
     esc__arena *mem;
     esc_error *err;
     bool failed;
@@ -117,6 +162,14 @@ typedef struct ev {
     const char *cur_text;     /* text of the message being scanned */
     long cur_msg;
     unsigned cur_scope;
+    /* The content of the customer messages facts.repeats compares (the
+     * last REPEAT_WINDOW), taken from their scan: rep_from is the index of
+     * the first of them; rep_ok turns false when one could not be taken. */
+    size_t rep_from;
+    size_t n_rep;
+    uint64_t (*rep_hash)[CONTENT_MAX];
+    size_t rep_len[REPEAT_WINDOW];
+    bool rep_ok;
 
     /* The decision as far as it is known (for templates and advice). */
     bool escalate;
@@ -175,22 +228,75 @@ static const char *json_kind(const json_t *j)
     return "?";
 }
 
-/* Converts and checks every declared field of the ticket. */
+/* The first declared field named key[0..len) in e->field_order, or
+ * p->n_fields when none is. */
+static size_t first_field_named(const ev *e, const char *key, size_t len)
+{
+    const esc_policy *p = e->p;
+    size_t lo = 0, hi = p->n_fields;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *name = p->fields[e->field_order[mid]].name;
+        int c = strncmp(name, key, len);
+        if (c == 0 && name[len])
+            c = 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Converts and checks every declared field of the ticket, in declaration
+ * order, stopping at the first one that does not fit. The ticket's own
+ * members are looked up in the sorted field index (a ticket carries a few
+ * fields; a policy declares dozens); a key with a NUL byte names no field,
+ * as with json_object_get().
+ */
 static void load_fields(ev *e)
 {
     const esc_policy *p = e->p;
     e->fields = esc__arena_alloc(e->mem, (p->n_fields ? p->n_fields : 1) *
                                              sizeof(*e->fields));
-    for (size_t i = 0; i < p->n_fields && !e->failed; i++) {
+    size_t nk = json_object_size(e->t->fields);
+    if (!nk || !p->n_fields)
+        return;
+    json_t **vals = esc__arena_alloc(e->mem, p->n_fields * sizeof(json_t *));
+    uint32_t *present = esc__arena_alloc(e->mem, p->n_fields * sizeof(uint32_t));
+    size_t np = 0;
+    const char *key;
+    size_t klen;
+    json_t *val;
+    json_object_keylen_foreach(e->t->fields, key, klen, val) {
+        if (strlen(key) != klen)
+            continue;
+        for (size_t k = first_field_named(e, key, klen);
+             k < p->n_fields && !strcmp(p->fields[e->field_order[k]].name, key);
+             k++) {
+            vals[e->field_order[k]] = val;
+            present[np++] = e->field_order[k];
+        }
+    }
+    qsort(present, np, sizeof(uint32_t), cmp_u32);
+    for (size_t q = 0; q < np && !e->failed; q++) {
+        size_t i = present[q];
         const esc__field *f = &p->fields[i];
         esc__value *v = &e->fields[i];
-        json_t *j = json_object_get(e->t->fields, f->name);
-        char ptr[300];
-        snprintf(ptr, sizeof(ptr), "/fields/%s", f->name);
-        if (!j || json_is_null(j)) {
+        json_t *j = vals[i];
+        if (json_is_null(j)) {
             v->t = ESC__T_NULL;
             continue;
         }
+        char ptr[300];
+        snprintf(ptr, sizeof(ptr), "/fields/%s", f->name);
         switch (f->type) {
         case ESC__T_NUM:
             if (!json_is_number(j)) {
@@ -337,13 +443,21 @@ static unsigned repeats(ev *e, esc__scratch *scratch)
             idx[n++] = i;
     if (!n)
         return 0;
-    uint64_t (*hs)[CONTENT_MAX] = esc__arena_alloc(e->mem,
-                                                   n * sizeof(*hs));
-    size_t *nh = esc__arena_alloc(e->mem, n * sizeof(*nh));
-    for (size_t k = 0; k < n; k++) {
-        const esc__message *m = &t->messages[idx[k]];
-        nh[k] = esc__text_content(e->p->matcher, scratch, m->text, m->len,
-                                  hs[k], CONTENT_MAX);
+    uint64_t (*hs)[CONTENT_MAX];
+    size_t *nh;
+    if (e->rep_ok && e->n_rep == n) {
+        /* Taken while scanning (in message order; the order of the
+         * comparison does not matter). */
+        hs = e->rep_hash;
+        nh = e->rep_len;
+    } else {
+        hs = esc__arena_alloc(e->mem, n * sizeof(*hs));
+        nh = esc__arena_alloc(e->mem, n * sizeof(*nh));
+        for (size_t k = 0; k < n; k++) {
+            const esc__message *m = &t->messages[idx[k]];
+            nh[k] = esc__text_content(e->p->matcher, scratch, m->text, m->len,
+                                      hs[k], CONTENT_MAX);
+        }
     }
     unsigned best = 1;
     for (size_t a = 0; a < n; a++) {
@@ -355,6 +469,22 @@ static unsigned repeats(ev *e, esc__scratch *scratch)
             best = group;
     }
     return best;
+}
+
+/* esc__cal_add(calendar, t, secs), or for secs < 0 esc__cal_open_at()
+ * (as 0 or 1), through the engine's memo. */
+static int64_t cal_compute(ev *e, int calendar, int64_t t, int64_t secs)
+{
+    uint64_t h = ((uint64_t)t * 0x9E3779B97F4A7C15ull) ^
+                 ((uint64_t)secs * 0xC2B2AE3D27D4EB4Full) ^ (uint64_t)calendar;
+    cal_memo *m = &e->memo[(h ^ (h >> 29)) % CAL_MEMO];
+    if (m->used && m->calendar == calendar && m->t == t && m->secs == secs)
+        return m->result;
+    const esc__calendar *c = &e->p->calendars[calendar];
+    int64_t r = secs < 0 ? (int64_t)esc__cal_open_at(c, e->cals[calendar], t)
+                         : esc__cal_add(c, e->cals[calendar], t, secs);
+    *m = (cal_memo){true, calendar, t, secs, r};
+    return r;
 }
 
 static void compute_facts(ev *e, esc__scratch *scratch)
@@ -412,7 +542,7 @@ static void compute_facts(ev *e, esc__scratch *scratch)
     if (e->p->n_calendars) {
         e->fact[ESC__FACT_BUSINESS_HOURS].t = ESC__T_BOOL;
         e->fact[ESC__FACT_BUSINESS_HOURS].b =
-            esc__cal_open_at(&e->p->calendars[0], e->cals[0], now);
+            cal_compute(e, 0, now, -1) != 0;
     }
 }
 
@@ -422,8 +552,7 @@ static int64_t deadline(ev *e, int calendar, int64_t secs)
 {
     if (calendar < 0)
         return e->now + secs;
-    return esc__cal_add(&e->p->calendars[calendar], e->cals[calendar],
-                        e->now, secs);
+    return cal_compute(e, calendar, e->now, secs);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -497,19 +626,64 @@ static void shouting(ev *e, const char *text, size_t len)
     }
 }
 
+/*
+ * Which scanned texts (the subject when scanned, then the messages in scope,
+ * in order) may match one of the policy's regular expressions: one pass of
+ * the matcher over all of them. NULL when the policy has none.
+ */
+static const bool *regex_candidates(ev *e, esc__scratch *scratch)
+{
+    const esc_ticket *t = e->t;
+    unsigned scope = e->p->scan_scope;
+    if (!esc__matcher_regex_count(e->p->matcher))
+        return NULL;
+    size_t cap = t->n_messages + 1, n = 0;
+    const char **texts = esc__arena_alloc(e->mem, cap * sizeof(*texts));
+    size_t *lens = esc__arena_alloc(e->mem, cap * sizeof(*lens));
+    bool *may = esc__arena_alloc(e->mem, cap * sizeof(*may));
+    if ((scope & ESC__SCOPE_SUBJECT) && t->subject && *t->subject) {
+        texts[n] = t->subject;
+        lens[n++] = strlen(t->subject);
+    }
+    for (size_t i = 0; i < t->n_messages; i++)
+        if (scope & scope_of(t->messages[i].from)) {
+            texts[n] = t->messages[i].text;
+            lens[n++] = t->messages[i].len;
+        }
+    /* On a failure every text is marked: each scan then decides alone. */
+    esc__regex_prefilter(e->p->matcher, scratch, texts, lens, n, may);
+    return may;
+}
+
 static int scan_all(ev *e, esc__scratch *scratch)
 {
     const esc_ticket *t = e->t;
     unsigned scope = e->p->scan_scope;
+    const bool *may = regex_candidates(e, scratch);
+    size_t k = 0; /* the index of the text in may[] */
     if ((scope & ESC__SCOPE_SUBJECT) && t->subject && *t->subject) {
         e->cur_msg = -1;
         e->cur_scope = ESC__SCOPE_SUBJECT;
         e->cur_text = t->subject;
         size_t len = strlen(t->subject);
-        int rc = esc__scan(e->p->matcher, scratch, t->subject, len, on_hit, e);
+        unsigned flags = may && !may[k] ? ESC__SCAN_NO_REGEX_MATCH : 0;
+        k++;
+        int rc = esc__scan_ex(e->p->matcher, scratch, t->subject, len, flags,
+                              on_hit, e);
         if (rc < 0)
             return rc;
         shouting(e, t->subject, len);
+    }
+    /* The messages facts.repeats will compare start at rep_from. */
+    e->rep_ok = e->p->uses_repeats;
+    if (e->rep_ok) {
+        size_t n = 0;
+        e->rep_from = t->n_messages;
+        while (e->rep_from > 0 && n < REPEAT_WINDOW)
+            if (t->messages[--e->rep_from].from == ESC__FROM_CUSTOMER)
+                n++;
+        e->rep_hash = esc__arena_alloc(e->mem, (n ? n : 1) *
+                                                   sizeof(*e->rep_hash));
     }
     for (size_t i = 0; i < t->n_messages; i++) {
         const esc__message *m = &t->messages[i];
@@ -519,9 +693,18 @@ static int scan_all(ev *e, esc__scratch *scratch)
         e->cur_msg = (long)i;
         e->cur_scope = sc;
         e->cur_text = m->text;
-        int rc = esc__scan(e->p->matcher, scratch, m->text, m->len, on_hit, e);
+        unsigned flags = may && !may[k] ? ESC__SCAN_NO_REGEX_MATCH : 0;
+        k++;
+        int rc = esc__scan_ex(e->p->matcher, scratch, m->text, m->len, flags,
+                              on_hit, e);
         if (rc < 0)
             return rc;
+        if (e->rep_ok && i >= e->rep_from && m->from == ESC__FROM_CUSTOMER) {
+            e->rep_ok = esc__scan_content(e->p->matcher, scratch,
+                                          e->rep_hash[e->n_rep], CONTENT_MAX,
+                                          &e->rep_len[e->n_rep]);
+            e->n_rep++;
+        }
         shouting(e, m->text, m->len);
     }
     return 0;
@@ -685,6 +868,28 @@ static bool compare(esc__op op, const esc__value *a, const esc__value *b)
     }
 }
 
+/* An empty builder for a text being put together, from the engine's pool
+ * when one is free (its buffer is kept for the next evaluation), else a
+ * new one; give it back with pool_put, in the reverse order of pool_get. */
+static esc__sb *pool_get(ev *e, esc__sb *local)
+{
+    esc__sb *sb = local;
+    if (e->pool_used < SB_POOL)
+        sb = &e->pool[e->pool_used++];
+    else
+        esc__sb_init(local);
+    esc__sb_reset(sb);
+    return sb;
+}
+
+static void pool_put(ev *e, esc__sb *sb, esc__sb *local)
+{
+    if (sb == local)
+        esc__sb_free(local);
+    else
+        e->pool_used--;
+}
+
 /* Quotes a hit: the words the customer wrote, at most 120 bytes. */
 static void put_quote(ev *e, esc__sb *sb, const hit_ev *h)
 {
@@ -752,12 +957,11 @@ static void signal_evidence(ev *e, uint32_t si)
                 esc__sb_printf(e->evjson, ",\"message\":%ld", h->msg);
             else
                 esc__sb_puts(e->evjson, ",\"message\":\"subject\"");
-            esc__sb quote;
-            esc__sb_init(&quote);
-            put_quote(e, &quote, h);
+            esc__sb local, *quote = pool_get(e, &local);
+            put_quote(e, quote, h);
             esc__sb_puts(e->evjson, ",\"quote\":");
-            esc__sb_json_str(e->evjson, quote.buf ? quote.buf : "", quote.len);
-            esc__sb_free(&quote);
+            esc__sb_json_str(e->evjson, quote->buf ? quote->buf : "", quote->len);
+            pool_put(e, quote, &local);
             esc__sb_putc(e->evjson, '}');
         }
     }
@@ -1151,11 +1355,10 @@ static void render_reason(ev *e, esc__sb *sb, uint32_t r)
 
 static char *render_str(ev *e, const esc__tmpl *tm)
 {
-    esc__sb sb;
-    esc__sb_init(&sb);
-    render(e, &sb, tm);
-    char *s = esc__arena_strndup(e->mem, sb.buf ? sb.buf : "", sb.len);
-    esc__sb_free(&sb);
+    esc__sb local, *sb = pool_get(e, &local);
+    render(e, sb, tm);
+    char *s = esc__arena_strndup(e->mem, sb->buf ? sb->buf : "", sb->len);
+    pool_put(e, sb, &local);
     return s;
 }
 
@@ -1581,7 +1784,8 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         memset(err, 0, sizeof(*err));
     const esc_policy *p = eng->p;
     esc__arena_reset(&eng->mem);
-    ev e = {.p = p, .t = ticket, .now = now, .cals = eng->cals,
+    ev e = {.p = p, .t = ticket, .now = now, .cals = eng->cals, .memo = eng->memo,
+            .field_order = eng->field_order, .pool = eng->pool,
             .mem = &eng->mem, .err = err,
             .prio = -1, .level = -1, .respond_by = ESC__NO_TIME};
 
@@ -1599,20 +1803,29 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     /* Rules. */
     size_t nr = p->n_rules;
     e.rules = esc__arena_alloc(e.mem, (nr ? nr : 1) * sizeof(*e.rules));
-    esc__sb because, evj;
-    esc__sb_init(&because);
-    esc__sb_init(&evj);
+    /* The engine's builders, taken for this evaluation (given back below). */
+    esc__sb because = eng->because, evj = eng->evj;
+    esc__sb_init(&eng->because);
+    esc__sb_init(&eng->evj);
+    esc__sb_reset(&because);
+    esc__sb_reset(&evj);
     for (size_t i = 0; i < nr; i++) {
         rule_state *rs = &e.rules[i];
         rs->held_by = -1;
-        esc__sb_reset(&because);
-        esc__sb_reset(&evj);
-        esc__sb_putc(&evj, '[');
-        e.because = &because;
-        e.evjson = &evj;
+        /* Most rules do not fire: decide first, then write the evidence of
+         * those that do by evaluating them again (eval_cond is a pure
+         * function of the evaluation state; a condition that holds sets no
+         * failed condition). */
         rs->fired = eval_cond(&e, p->rules[i].when, &rs->failed);
-        e.because = e.evjson = NULL;
         if (rs->fired) {
+            const esc__cond *none = NULL;
+            esc__sb_reset(&because);
+            esc__sb_reset(&evj);
+            esc__sb_putc(&evj, '[');
+            e.because = &because;
+            e.evjson = &evj;
+            eval_cond(&e, p->rules[i].when, &none);
+            e.because = e.evjson = NULL;
             esc__sb_putc(&evj, ']');
             rs->because = esc__arena_strndup(e.mem, because.buf ? because.buf
                                                                 : "",
@@ -1798,8 +2011,9 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
                       (const char *)render_str(&e, &p->advice[i].text));
 
     /* The decision JSON, in the order of DESIGN.md. */
-    esc__sb js;
-    esc__sb_init(&js);
+    esc__sb js = eng->js;
+    esc__sb_init(&eng->js);
+    esc__sb_reset(&js);
     bool first = true;
     esc__sb_putc(&js, '{');
     json_key(&js, "ticket", &first);
@@ -1927,7 +2141,10 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     esc__sb_putc(&js, '}');
 
     esc_decision *d = esc__xcalloc(1, sizeof(*d));
-    d->json = esc__sb_take(&js, &d->len);
+    d->len = js.len;
+    d->json = esc__xmalloc(js.len + 1);
+    memcpy(d->json, js.buf, js.len + 1);
+    eng->js = js;
     if (flags & ESC_EVAL_EXPLAIN) {
         esc__sb ex;
         esc__sb_init(&ex);
@@ -1950,8 +2167,8 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     free(fus);
     free(nts);
     free(sugg);
-    esc__sb_free(&because);
-    esc__sb_free(&evj);
+    eng->because = because;
+    eng->evj = evj;
     *out = d;
     return 0;
 }

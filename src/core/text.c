@@ -1,7 +1,7 @@
 /*
- * text.c - the text matcher: normalisation and word forms, the phrase and
- * regex databases (Vectorscan), negation, and the message features built on
- * the same tokeniser (shouting, content hashes).
+ * text.c - the text matcher: normalisation and word forms, phrase matching
+ * on words, the regex databases (Vectorscan), negation, and the message
+ * features built on the same tokeniser (shouting, content hashes).
  *
  * A text is read once, code point by code point. Each code point is
  * normalised on its own (case folding, compatibility decomposition, marks
@@ -16,8 +16,17 @@
  *     ESC__PHRASE_EXACT phrases;
  *   - the normalised text with, per byte, the offset in the original of the
  *     code point it came from, for the regular expressions.
- * A literal hit ending at stream offset `to` ends with the token whose form
- * ends at to - 1; the number of words of the literal gives its first token.
+ * Phrases are matched on the token table, word by word: every literal (a
+ * phrase or a typo variant, " w1 w2 . w3 ") is a path in a trie whose edges
+ * are word ids, and a scan walks the trie from each token. A literal is a
+ * whole-word substring of its stream exactly when its words are consecutive
+ * tokens (sentence breaks included), so the walk finds the same hits a
+ * literal database over the streams would, without the per-byte scan of one
+ * (see BENCHMARKS.md: the phrase databases of a pack hold 25,000 literals and
+ * were the largest cost of an evaluation). Vectorscan runs the regular
+ * expressions: first a database without start-of-match tracking over the
+ * texts of a ticket (esc__regex_prefilter) or over one text, then, only for
+ * a text where that one matched, the database with it.
  */
 #include "text.h"
 
@@ -62,10 +71,19 @@ extern const char *const esc__text_variant_deny[];
 /* Words considered before a negatable phrase. */
 #define NEG_WINDOW 3
 
-#define CACHE_SLOTS 2048
+/* The word cache of a scratch: word -> form and word ids, direct-mapped, 64
+ * bytes an entry (1 MiB): big enough that the vocabulary of a stream of
+ * conversations stays in it (2,048 slots missed one word in eight on the
+ * benchmark corpus, and a miss costs a stemmer call). */
+#define CACHE_SLOTS 16384
 #define CACHE_STR 22
 
-enum { DB_STEM, DB_EXACT, DB_REGEX, DB_COUNT };
+/* Word ids of the trie: 0 is a word no literal has, 1 the sentence break. */
+#define WORD_NONE 0u
+#define WORD_BREAK 1u
+/* The trie's roots: literals of the stem stream and of the exact stream. */
+#define ROOT_STEM 1u
+#define ROOT_EXACT 2u
 
 /* ---- small string sets and maps ----------------------------------------- */
 
@@ -171,19 +189,53 @@ typedef struct str {
     uint32_t len;
 } str;
 
+/*
+ * Literals as word sequences. A node is reached by the words of one literal
+ * prefix from its root; node_lit[node] is that literal's index + 1 when the
+ * prefix is a whole literal (0 otherwise). The edges (node, word id) -> child
+ * live in one open-addressing table keyed by node << 32 | word id (0 marks a
+ * free slot: nodes start at 1).
+ */
+typedef struct wedge {
+    uint64_t key;        /* node << 32 | word id; 0: free */
+    uint32_t child;
+} wedge;
+
+typedef struct wtrie {
+    strmap vocab;        /* word (form or spelling) -> word id >= 2 */
+    wedge *edges;
+    size_t edge_cap;     /* power of two, or 0 */
+    size_t n_edges;
+    uint32_t *node_lit;
+    size_t n_nodes, cap_nodes; /* nodes 0 (none), ROOT_STEM, ROOT_EXACT ... */
+    /* The roots' children by word id (index 0 for ROOT_STEM, 1 for
+     * ROOT_EXACT; n_words entries each, 0 for none): the first step of
+     * every walk, without a probe of the edge table. */
+    uint32_t *first[2];
+    size_t n_words;
+} wtrie;
+
 struct esc__matcher {
     uint64_t serial; /* tells scratches which matcher they were sized for */
-    hs_database_t *db[DB_COUNT];
 
-    /* Literals of both literal databases, stem ones first; literal i has
+    /* Literals of the stem stream then of the exact stream; literal i has
      * nwords[i] words and the targets targets[first[i] .. first[i + 1]). */
     size_t n_lit_stem, n_lit_exact;
     uint32_t *lit_nwords;
     uint32_t *lit_first;
     target *targets;
+    wtrie trie;
 
+    /* The regular expressions: re_db reports matches with their start
+     * (HS_FLAG_SOM_LEFTMOST); re_pre, the same expressions without it, only
+     * tells whether a text has a match at all, and is much cheaper. */
+    hs_database_t *re_db, *re_pre;
     uint32_t *re_ids;
     size_t n_re;
+    /* No expression is anchored (^, $, \\A, \\Z, \\z, \\G): a text's
+     * matches are found in it as well when it stands between line breaks in
+     * a longer text (esc__regex_prefilter). */
+    bool re_joinable;
 
     strmap typos;    /* squeezed key -> index into typo_vals */
     str *typo_vals;  /* normalised, runs of three letters squeezed */
@@ -222,6 +274,8 @@ typedef struct tok {
     uint32_t sstart, send;   /* form in the stem stream */
     uint32_t xstart, xend;   /* normalised word in the exact stream */
     uint32_t clause;
+    uint32_t sid, xid;       /* word ids of the form and of the normalised
+                                word (with a word cache; else WORD_NONE) */
 } tok;
 
 typedef struct buf {
@@ -245,6 +299,7 @@ typedef struct cache_ent {
     uint8_t klen, vlen; /* klen 0: empty */
     char k[CACHE_STR];
     char v[CACHE_STR];
+    uint32_t sid, xid;  /* word ids of v and of k */
 } cache_ent;
 
 struct esc__scratch {
@@ -255,10 +310,17 @@ struct esc__scratch {
     cache_ent *cache; /* word -> form, valid for the matcher of `serial` */
     esc__hit *hits;
     size_t n_hits, cap_hits;
+    buf joined;       /* esc__regex_prefilter's texts, joined */
+    size_t *ends;     /* ... and the offset where each of them ends */
+    size_t cap_ends;
     size_t *re_last;  /* per regex: index in hits of its last hit */
     size_t cap_re_last;
     uint64_t *hashes;
     size_t cap_hashes;
+    /* What tb holds of the text the last esc__scan() read: SCANNED_NONE
+     * (nothing usable), SCANNED_EMPTY (an empty text) or SCANNED_WORDS (its
+     * token table, forms included). */
+    enum { SCANNED_NONE, SCANNED_EMPTY, SCANNED_WORDS } scanned;
 };
 
 static inline void buf_need(buf *b, size_t extra)
@@ -334,7 +396,9 @@ static size_t squeeze2(char *w, size_t n)
 typedef struct formctx {
     const esc__matcher *m;      /* supplies the typo table; may be partial */
     struct sb_stemmer *stemmer;
-    cache_ent *cache;           /* NULL: none */
+    cache_ent *cache;           /* NULL: none; else m is complete, and the
+                                   words are looked up in its trie (a cache
+                                   entry always holds the word ids) */
 } formctx;
 
 /* The word a normalised word stands for, before stemming: runs of three
@@ -378,22 +442,67 @@ static size_t stem_squeeze(struct sb_stemmer *st, const char *in, size_t n,
     return squeeze2(out, len);
 }
 
-/* Appends the form of the normalised word w[0..n) to b. */
-static void put_form(const formctx *fc, const char *w, size_t n, buf *b)
+/* The word id of w[0..n), or WORD_NONE when no literal has that word. */
+static inline uint32_t word_id(const wtrie *t, const char *w, size_t n)
+{
+    if (n == 1 && w[0] == '.')
+        return WORD_BREAK;
+    const sm_ent *e = sm_get(&t->vocab, w, n, str_hash(w, n));
+    return e ? e->v : WORD_NONE;
+}
+
+/* The word cache's hash of w[0..n), n <= CACHE_STR: eight bytes at a time
+ * (any hash serves: entries compare their whole key). */
+static inline uint64_t cache_hash(const char *w, size_t n)
+{
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, w + i, 8);
+        h = (h ^ x) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 29;
+    }
+    uint64_t x = 0;
+    memcpy(&x, w + i, n - i);
+    h = (h ^ x) * 0x94D049BB133111EBull;
+    return h ^ (h >> 32);
+}
+
+/* The word ids of a form and of the word it came from, in fc's matcher. */
+static void form_ids(const formctx *fc, const char *form, size_t fn,
+                     const char *w, size_t n, uint32_t *sid, uint32_t *xid)
+{
+    *sid = *xid = WORD_NONE;
+    if (fc->cache) {
+        *sid = word_id(&fc->m->trie, form, fn);
+        *xid = word_id(&fc->m->trie, w, n);
+    }
+}
+
+/* Appends the form of the normalised word w[0..n) to b; *sid and *xid
+ * receive the word ids of the form and of w. */
+static void put_form(const formctx *fc, const char *w, size_t n, buf *b,
+                     uint32_t *sid, uint32_t *xid)
 {
     if (n > WORD_MAX) {
         buf_need(b, n);
-        size_t k = squeeze3(w, n, b->p + b->len);
-        b->len += squeeze2(b->p + b->len, k);
+        char *form = b->p + b->len;
+        size_t k = squeeze3(w, n, form);
+        size_t fn = squeeze2(form, k);
+        b->len += fn;
+        form_ids(fc, form, fn, w, n, sid, xid);
         return;
     }
     cache_ent *ce = NULL;
     uint64_t h = 0;
     if (fc->cache && n <= CACHE_STR) {
-        h = str_hash(w, n);
+        h = cache_hash(w, n);
         ce = &fc->cache[h & (CACHE_SLOTS - 1)];
         if (ce->klen == n && ce->h == h && memcmp(ce->k, w, n) == 0) {
             buf_put(b, ce->v, ce->vlen);
+            *sid = ce->sid;
+            *xid = ce->xid;
             return;
         }
     }
@@ -401,12 +510,15 @@ static void put_form(const formctx *fc, const char *w, size_t n, buf *b)
     size_t sn = source_word(fc->m, w, n, src);
     size_t fn = stem_squeeze(fc->stemmer, src, sn, form);
     buf_put(b, form, fn);
+    form_ids(fc, form, fn, w, n, sid, xid);
     if (ce && fn <= CACHE_STR) {
         ce->h = h;
         ce->klen = (uint8_t)n;
         memcpy(ce->k, w, n);
         ce->vlen = (uint8_t)fn;
         memcpy(ce->v, form, fn);
+        ce->sid = *sid;
+        ce->xid = *xid;
     }
 }
 
@@ -529,7 +641,7 @@ static void emit_word(tokenizer *t)
     k->oend = t->wend;
     k->clause = t->clause;
     k->sstart = (uint32_t)tb->s.len;
-    put_form(&t->fc, w, n, &tb->s);
+    put_form(&t->fc, w, n, &tb->s, &k->sid, &k->xid);
     k->send = (uint32_t)tb->s.len;
     buf_putc(&tb->s, ' ');
     if (t->want_exact) {
@@ -627,6 +739,36 @@ static void norm_put(tokbuf *tb, const char *u, size_t n, uint32_t os,
     for (size_t i = 0; i < n; i++)
         tb->map[tb->norm.len + i] = os;
     tb->norm.len += n;
+}
+
+/* Whether text[0..len) is all ASCII. */
+static bool all_ascii(const char *text, size_t len)
+{
+    size_t i = 0;
+    uint64_t acc = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        memcpy(&x, text + i, 8);
+        acc |= x;
+    }
+    for (; i < len; i++)
+        acc |= (unsigned char)text[i];
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
+/* The normalised text of an ASCII text, as tokenize() writes it with
+ * want_norm (each byte folded to lower case and mapped to itself), leaving
+ * the token table alone. */
+static void norm_ascii(tokbuf *tb, const char *text, size_t len)
+{
+    tb->norm.len = 0;
+    norm_put(tb, "", 0, 0, len);
+    for (size_t i = 0; i < len; i++) {
+        tb->norm.p[i] = (char)ascii_fold((unsigned char)text[i]);
+        tb->map[i] = (uint32_t)i;
+    }
+    tb->norm.len = len;
+    tb->map[len] = (uint32_t)len;
 }
 
 /* Reads text[0..len) (len <= TEXT_MAX) into t->tb. */
@@ -820,6 +962,8 @@ int esc__mb_add_phrase(esc__matcher_builder *b, const char *phrase,
 }
 
 #define RE_FLAGS (HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST)
+/* The same matches, without their start: for the cheap first pass. */
+#define RE_PREFILTER_FLAGS (HS_FLAG_CASELESS | HS_FLAG_UTF8)
 
 /* The byte offset named in a Vectorscan message ("... at index 3."), or
  * -1. */
@@ -1194,34 +1338,114 @@ static uint64_t next_serial(void)
     return (uint64_t)atomic_fetch_add(&serial, 1) + 1;
 }
 
-static int compile_lits(litset *ls, hs_database_t **db, char *err,
-                        size_t errlen)
+/* ---- the word trie ------------------------------------------------------- */
+
+static inline size_t edge_slot(uint64_t key, size_t cap)
 {
-    if (ls->n == 0)
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+/* The child of `node` by word id `word`, or 0. */
+static inline uint32_t trie_child(const wtrie *t, uint32_t node, uint32_t word)
+{
+    if (t->edge_cap == 0)
         return 0;
-    const char **exprs = esc__xmalloc(ls->n * sizeof(*exprs));
-    size_t *lens = esc__xmalloc(ls->n * sizeof(*lens));
-    unsigned *ids = esc__xmalloc(ls->n * sizeof(*ids));
-    for (size_t i = 0; i < ls->n; i++) {
-        exprs[i] = ls->lits[i].s;
-        lens[i] = ls->lits[i].len;
-        ids[i] = (unsigned)i;
+    uint64_t key = (uint64_t)node << 32 | word;
+    for (size_t i = edge_slot(key, t->edge_cap);; i = (i + 1) & (t->edge_cap - 1)) {
+        if (t->edges[i].key == key)
+            return t->edges[i].child;
+        if (t->edges[i].key == 0)
+            return 0;
     }
-    hs_compile_error_t *ce = NULL;
-    hs_error_t rc = hs_compile_lit_multi(exprs, NULL, ids, lens,
-                                         (unsigned)ls->n, HS_MODE_BLOCK, NULL,
-                                         db, &ce);
-    free(exprs);
-    free(lens);
-    free(ids);
-    if (rc != HS_SUCCESS) {
-        set_err(err, errlen, "cannot compile the phrases: %s",
-                ce && ce->message ? ce->message : "unknown error");
-        hs_free_compile_error(ce);
-        *db = NULL;
-        return ESC_EMATCH;
+}
+
+/* Fills t->first once every literal is in. */
+static void trie_index_roots(wtrie *t)
+{
+    t->n_words = t->vocab.n + 2;
+    for (int r = 0; r < 2; r++) {
+        t->first[r] = esc__xcalloc(t->n_words, sizeof(uint32_t));
+        for (size_t w = 0; w < t->n_words; w++)
+            t->first[r][w] = trie_child(t, ROOT_STEM + (uint32_t)r,
+                                        (uint32_t)w);
     }
-    return 0;
+}
+
+static uint32_t trie_new_node(wtrie *t)
+{
+    esc__grow((void **)&t->node_lit, &t->cap_nodes, t->n_nodes + 1,
+              sizeof(uint32_t));
+    t->node_lit[t->n_nodes] = 0;
+    return (uint32_t)t->n_nodes++;
+}
+
+static void trie_grow_edges(wtrie *t)
+{
+    size_t ncap = t->edge_cap ? t->edge_cap * 2 : 1024;
+    wedge *ne = esc__xcalloc(ncap, sizeof(wedge));
+    for (size_t i = 0; i < t->edge_cap; i++) {
+        if (!t->edges[i].key)
+            continue;
+        size_t j = edge_slot(t->edges[i].key, ncap);
+        while (ne[j].key)
+            j = (j + 1) & (ncap - 1);
+        ne[j] = t->edges[i];
+    }
+    free(t->edges);
+    t->edges = ne;
+    t->edge_cap = ncap;
+}
+
+/* The child of `node` by `word`, created when absent. */
+static uint32_t trie_add_child(wtrie *t, uint32_t node, uint32_t word)
+{
+    uint32_t c = trie_child(t, node, word);
+    if (c)
+        return c;
+    if ((t->n_edges + 1) * 2 > t->edge_cap)
+        trie_grow_edges(t);
+    c = trie_new_node(t);
+    uint64_t key = (uint64_t)node << 32 | word;
+    size_t i = edge_slot(key, t->edge_cap);
+    while (t->edges[i].key)
+        i = (i + 1) & (t->edge_cap - 1);
+    t->edges[i].key = key;
+    t->edges[i].child = c;
+    t->n_edges++;
+    return c;
+}
+
+/* Adds the literal " w1 w2 . w3 " (as literal_of() writes it) under `root`
+ * as literal number `lit`. */
+static void trie_add_literal(wtrie *t, uint32_t root, const char *s, size_t n,
+                             uint32_t lit)
+{
+    uint32_t node = root;
+    for (size_t i = 0; i < n;) {
+        while (i < n && s[i] == ' ')
+            i++;
+        size_t j = i;
+        while (j < n && s[j] != ' ')
+            j++;
+        if (j == i)
+            break;
+        uint32_t w = WORD_BREAK;
+        if (!(j - i == 1 && s[i] == '.'))
+            w = sm_put(&t->vocab, s + i, j - i, (uint32_t)t->vocab.n + 2, NULL);
+        node = trie_add_child(t, node, w);
+        i = j;
+    }
+    t->node_lit[node] = lit + 1;
+}
+
+static void trie_free(wtrie *t)
+{
+    sm_free(&t->vocab);
+    free(t->edges);
+    free(t->node_lit);
+    free(t->first[0]);
+    free(t->first[1]);
+    memset(t, 0, sizeof(*t));
 }
 
 /* Moves the literals' targets of ls (numbered from `base`) into m. */
@@ -1247,6 +1471,24 @@ static void take_targets(esc__matcher *m, litset *ls, size_t base,
         }
     }
     m->lit_first[base + ls->n] = (uint32_t)*n_targets;
+}
+
+/* Whether a regular expression may hold an anchor: '^' outside the start
+ * of a class, '$', or an escape \\A \\Z \\z \\G (conservative: a '$' or '^'
+ * standing for itself inside a class counts too). */
+static bool regex_anchored(const char *re)
+{
+    for (const char *c = re; *c; c++) {
+        if (*c == '\\') {
+            if (c[1] == 'A' || c[1] == 'Z' || c[1] == 'z' || c[1] == 'G')
+                return true;
+            if (c[1])
+                c++;
+        } else if (*c == '$' || (*c == '^' && (c == re || c[-1] != '['))) {
+            return true;
+        }
+    }
+    return false;
 }
 
 int esc__mb_build(esc__matcher_builder *b, esc__matcher **out, char *err,
@@ -1363,9 +1605,16 @@ int esc__mb_build(esc__matcher_builder *b, esc__matcher **out, char *err,
     free(pws);
     sm_free(&avoid);
 
-    int rc = compile_lits(&stem, &m->db[DB_STEM], err, errlen);
-    if (rc == 0)
-        rc = compile_lits(&exact, &m->db[DB_EXACT], err, errlen);
+    int rc = 0;
+    for (uint32_t node = 0; node <= ROOT_EXACT; node++)
+        trie_new_node(&m->trie);
+    for (size_t i = 0; i < stem.n; i++)
+        trie_add_literal(&m->trie, ROOT_STEM, stem.lits[i].s, stem.lits[i].len,
+                         (uint32_t)i);
+    for (size_t i = 0; i < exact.n; i++)
+        trie_add_literal(&m->trie, ROOT_EXACT, exact.lits[i].s,
+                         exact.lits[i].len, (uint32_t)(stem.n + i));
+    trie_index_roots(&m->trie);
 
     m->n_lit_stem = stem.n;
     m->n_lit_exact = exact.n;
@@ -1391,9 +1640,19 @@ int esc__mb_build(esc__matcher_builder *b, esc__matcher **out, char *err,
             m->re_ids[i] = b->regexes[i].id;
         }
         m->n_re = n;
+        m->re_joinable = true;
+        for (size_t i = 0; i < n; i++)
+            m->re_joinable &= !regex_anchored(exprs[i]);
         hs_compile_error_t *ce = NULL;
-        if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK,
-                             NULL, &m->db[DB_REGEX], &ce) != HS_SUCCESS) {
+        hs_error_t hrc = hs_compile_multi(exprs, flags, ids, (unsigned)n,
+                                          HS_MODE_BLOCK, NULL, &m->re_db, &ce);
+        if (hrc == HS_SUCCESS) {
+            for (size_t i = 0; i < n; i++)
+                flags[i] = RE_PREFILTER_FLAGS;
+            hrc = hs_compile_multi(exprs, flags, ids, (unsigned)n,
+                                   HS_MODE_BLOCK, NULL, &m->re_pre, &ce);
+        }
+        if (hrc != HS_SUCCESS) {
             char msg[512];
             snprintf(msg, sizeof(msg), "regex \"%s\": %s",
                      ce && ce->expression >= 0 && (size_t)ce->expression < n
@@ -1402,7 +1661,6 @@ int esc__mb_build(esc__matcher_builder *b, esc__matcher **out, char *err,
                      ce && ce->message ? ce->message : "cannot compile");
             set_err(err, errlen, "%s", msg);
             hs_free_compile_error(ce);
-            m->db[DB_REGEX] = NULL;
             rc = ESC_EMATCH;
         }
         free(exprs);
@@ -1422,8 +1680,9 @@ void esc__matcher_free(esc__matcher **mp)
     if (!mp || !*mp)
         return;
     esc__matcher *m = *mp;
-    for (int i = 0; i < DB_COUNT; i++)
-        hs_free_database(m->db[i]);
+    hs_free_database(m->re_db);
+    hs_free_database(m->re_pre);
+    trie_free(&m->trie);
     free(m->lit_nwords);
     free(m->lit_first);
     free(m->targets);
@@ -1457,9 +1716,9 @@ static bool scratch_bind(esc__scratch *s, const esc__matcher *m)
 {
     if (s->serial == m->serial)
         return true;
-    for (int i = 0; i < DB_COUNT; i++)
-        if (m->db[i] && hs_alloc_scratch(m->db[i], &s->hs) != HS_SUCCESS)
-            return false;
+    if (m->re_db && (hs_alloc_scratch(m->re_db, &s->hs) != HS_SUCCESS ||
+                     hs_alloc_scratch(m->re_pre, &s->hs) != HS_SUCCESS))
+        return false;
     if (m->n_re > s->cap_re_last)
         esc__grow((void **)&s->re_last, &s->cap_re_last, m->n_re,
                   sizeof(size_t));
@@ -1492,6 +1751,8 @@ void esc__scratch_free(esc__scratch **sp)
     free(s->hits);
     free(s->re_last);
     free(s->hashes);
+    free(s->joined.p);
+    free(s->ends);
     free(s);
     *sp = NULL;
 }
@@ -1501,7 +1762,6 @@ void esc__scratch_free(esc__scratch **sp)
 typedef struct scan_ctx {
     const esc__matcher *m;
     esc__scratch *s;
-    bool exact;
     const char *text;
     size_t len;
 } scan_ctx;
@@ -1511,21 +1771,6 @@ static void push_hit(esc__scratch *s, uint32_t id, size_t start, size_t end,
 {
     esc__hit h = {id, start, end, negated, regex};
     ESC__PUSH(s->hits, s->n_hits, s->cap_hits, h);
-}
-
-/* The token whose form (exact: spelling) ends at stream offset `end`. */
-static size_t token_ending_at(const tokbuf *tb, bool exact, size_t end)
-{
-    size_t lo = 0, hi = tb->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        size_t e = exact ? tb->toks[mid].xend : tb->toks[mid].send;
-        if (e < end)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 static bool is_negator(const esc__matcher *m, const char *f, size_t n)
@@ -1549,19 +1794,15 @@ static bool negated_at(const esc__matcher *m, const tokbuf *tb, size_t first)
     return false;
 }
 
-static int on_literal(unsigned int id, unsigned long long from,
-                      unsigned long long to, unsigned int flags, void *ctx)
+/* Reports literal `lit`, whose last word is token `last`, for each of its
+ * targets. */
+static void on_literal(scan_ctx *c, uint32_t lit, size_t last)
 {
-    (void)from;
-    (void)flags;
-    scan_ctx *c = ctx;
     const esc__matcher *m = c->m;
     const tokbuf *tb = &c->s->tb;
-    size_t lit = id + (c->exact ? m->n_lit_stem : 0);
-    size_t last = token_ending_at(tb, c->exact, (size_t)to - 1);
     size_t nw = m->lit_nwords[lit];
-    if (last >= tb->n || nw == 0 || nw > last + 1)
-        return 0;
+    if (nw == 0 || nw > last + 1)
+        return;
     size_t first = last + 1 - nw;
     for (uint32_t i = m->lit_first[lit]; i < m->lit_first[lit + 1]; i++) {
         const target *t = &m->targets[i];
@@ -1569,7 +1810,38 @@ static int on_literal(unsigned int id, unsigned long long from,
         push_hit(c->s, t->id, tb->toks[first].ostart, tb->toks[last].oend, neg,
                  false);
     }
-    return 0;
+}
+
+/*
+ * Finds every literal under `root` whose words are consecutive tokens, a
+ * sentence break between two tokens counting as the word ".": the hits a
+ * literal database would report on the stream " f1 f2 . f3 " (the stem
+ * stream, or with `exact` the exact stream).
+ */
+static void match_words(scan_ctx *c, uint32_t root, bool exact)
+{
+    const wtrie *t = &c->m->trie;
+    const tokbuf *tb = &c->s->tb;
+    const tok *toks = tb->toks;
+    const uint32_t *first = t->first[root - ROOT_STEM];
+    for (size_t k = 0; k < tb->n; k++) {
+        uint32_t id = exact ? toks[k].xid : toks[k].sid;
+        uint32_t node = first[id];
+        for (size_t j = k; node;) {
+            if (t->node_lit[node])
+                on_literal(c, t->node_lit[node] - 1, j);
+            if (++j >= tb->n)
+                break;
+            id = exact ? toks[j].xid : toks[j].sid;
+            if (id == WORD_NONE)
+                break;
+            /* A break shows in the stream as ". " before the token. */
+            if (toks[j].sstart - toks[j - 1].send > 1)
+                node = trie_child(t, node, WORD_BREAK);
+            if (node)
+                node = trie_child(t, node, id);
+        }
+    }
 }
 
 /* Length of the original code point at text[i] (1 for an invalid byte). */
@@ -1609,6 +1881,14 @@ static int on_regex(unsigned int id, unsigned long long from,
     return 0;
 }
 
+/* Stops the first pass at its first match. */
+static int on_any_match(unsigned int id, unsigned long long from,
+                        unsigned long long to, unsigned int flags, void *ctx)
+{
+    (void)id, (void)from, (void)to, (void)flags, (void)ctx;
+    return 1;
+}
+
 static int cmp_hit(const void *a, const void *b)
 {
     const esc__hit *x = a, *y = b;
@@ -1626,45 +1906,136 @@ static int cmp_hit(const void *a, const void *b)
 int esc__scan(const esc__matcher *m, esc__scratch *s, const char *text,
               size_t len, esc__hit_fn fn, void *ud)
 {
-    if (!m || !s || (!text && len))
+    return esc__scan_ex(m, s, text, len, 0, fn, ud);
+}
+
+typedef struct prefilter_ctx {
+    const size_t *ends;
+    size_t n;
+    bool *may_match;
+    size_t marked;
+} prefilter_ctx;
+
+/* Marks the text a match ends in; stops once every text is marked. */
+static int on_prefilter(unsigned int id, unsigned long long from,
+                        unsigned long long to, unsigned int flags, void *ctx)
+{
+    (void)id, (void)from, (void)flags;
+    prefilter_ctx *c = ctx;
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) { /* the first text ending at or after `to` */
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->ends[mid] < to)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->n && !c->may_match[lo]) {
+        c->may_match[lo] = true;
+        c->marked++;
+    }
+    return c->marked == c->n;
+}
+
+int esc__regex_prefilter(const esc__matcher *m, esc__scratch *s,
+                         const char *const *texts, const size_t *lens,
+                         size_t n, bool *may_match)
+{
+    if (!m || !s || (n && (!texts || !lens || !may_match)))
+        return ESC_EINVAL;
+    if (!scratch_bind(s, m))
+        return ESC_EMATCH;
+    s->scanned = SCANNED_NONE;
+    bool all = !m->re_joinable;
+    for (size_t i = 0; i < n; i++)
+        may_match[i] = all;
+    if (!m->re_db || all || n == 0)
+        return 0;
+    if (n > s->cap_ends)
+        esc__grow((void **)&s->ends, &s->cap_ends, n, sizeof(size_t));
+    /* ASCII texts, each followed by a line break; a text that is not ASCII
+     * is normalised before its own scan, so it is only marked. */
+    s->joined.len = 0;
+    prefilter_ctx c = {s->ends, n, may_match, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (!all_ascii(texts[i], lens[i]) ||
+            lens[i] > TEXT_MAX - s->joined.len - 1) {
+            may_match[i] = true;
+            c.marked++;
+        } else {
+            buf_put(&s->joined, texts[i], lens[i]);
+        }
+        s->ends[i] = s->joined.len;
+        buf_putc(&s->joined, '\n');
+    }
+    if (c.marked == n)
+        return 0;
+    hs_error_t rc = hs_scan(m->re_pre, s->joined.p, (unsigned)s->joined.len,
+                            0, s->hs, on_prefilter, &c);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
+        for (size_t i = 0; i < n; i++)
+            may_match[i] = true;
+        return ESC_EMATCH;
+    }
+    return 0;
+}
+
+int esc__scan_ex(const esc__matcher *m, esc__scratch *s, const char *text,
+                 size_t len, unsigned flags, esc__hit_fn fn, void *ud)
+{
+    if (!m || !s)
+        return ESC_EINVAL;
+    s->scanned = SCANNED_NONE;
+    if (!text && len)
         return ESC_EINVAL;
     if (len > TEXT_MAX)
         return ESC_ELIMIT;
     if (!scratch_bind(s, m))
         return ESC_EMATCH;
     s->n_hits = 0;
-    bool lits = m->db[DB_STEM] || m->db[DB_EXACT];
-    if (len == 0 || (!lits && !m->db[DB_REGEX]))
+    if (len == 0)
+        s->scanned = SCANNED_EMPTY;
+    bool lits = m->n_lit_stem || m->n_lit_exact;
+    if (len == 0 || (!lits && !(m->re_db && !(flags & ESC__SCAN_NO_REGEX_MATCH))))
         return 0;
 
+    /* The normalised text of an ASCII text is the text in lower case, which
+     * the case-insensitive first pass can read as it is: it is built only
+     * when that pass finds something. */
+    bool regexes = m->re_db && !(flags & ESC__SCAN_NO_REGEX_MATCH);
+    bool ascii = regexes && all_ascii(text, len);
     tokenizer t = {0};
     t.fc.m = m;
     t.fc.stemmer = s->stemmer;
     t.fc.cache = s->cache;
     t.tb = &s->tb;
     t.want_tokens = lits;
-    t.want_exact = m->db[DB_EXACT] != NULL;
-    t.want_norm = m->db[DB_REGEX] != NULL;
+    t.want_exact = m->n_lit_exact != 0;
+    t.want_norm = regexes && !ascii;
     tokenize(&t, text, len);
+    if (lits)
+        s->scanned = SCANNED_WORDS;
 
     const tokbuf *tb = &s->tb;
-    scan_ctx c = {m, s, false, text, len};
-    if (m->db[DB_STEM] && tb->n) {
-        if (hs_scan(m->db[DB_STEM], tb->s.p, (unsigned)tb->s.len, 0, s->hs,
-                    on_literal, &c) != HS_SUCCESS)
-            return ESC_EMATCH;
-    }
-    if (m->db[DB_EXACT] && tb->n) {
-        c.exact = true;
-        if (hs_scan(m->db[DB_EXACT], tb->x.p, (unsigned)tb->x.len, 0, s->hs,
-                    on_literal, &c) != HS_SUCCESS)
-            return ESC_EMATCH;
-    }
-    if (m->db[DB_REGEX] && tb->norm.len) {
-        for (size_t i = 0; i < m->n_re; i++)
-            s->re_last[i] = SIZE_MAX;
-        if (hs_scan(m->db[DB_REGEX], tb->norm.p, (unsigned)tb->norm.len, 0,
-                    s->hs, on_regex, &c) != HS_SUCCESS)
+    scan_ctx c = {m, s, text, len};
+    if (m->n_lit_stem && tb->n)
+        match_words(&c, ROOT_STEM, false);
+    if (m->n_lit_exact && tb->n)
+        match_words(&c, ROOT_EXACT, true);
+    if (regexes && (ascii || tb->norm.len)) {
+        /* Most texts match no expression: the cheap database says so. */
+        hs_error_t rc = hs_scan(m->re_pre, ascii ? text : tb->norm.p,
+                                (unsigned)(ascii ? len : tb->norm.len), 0,
+                                s->hs, on_any_match, NULL);
+        if (rc == HS_SCAN_TERMINATED) {
+            if (ascii)
+                norm_ascii(&s->tb, text, len);
+            for (size_t i = 0; i < m->n_re; i++)
+                s->re_last[i] = SIZE_MAX;
+            rc = hs_scan(m->re_db, tb->norm.p, (unsigned)tb->norm.len, 0,
+                         s->hs, on_regex, &c);
+        }
+        if (rc != HS_SUCCESS)
             return ESC_EMATCH;
     }
 
@@ -1695,6 +2066,20 @@ int esc__scan(const esc__matcher *m, esc__scratch *s, const char *text,
 
 /* ---- message features ---------------------------------------------------- */
 
+/* ASCII classes for esc__text_shouting(): letter bits, or '!' and '?'. */
+enum { SH_LETTER = 1, SH_UPPER = 2, SH_MARK = 4 };
+static const unsigned char shout_class[128] = {
+    ['!'] = SH_MARK, ['?'] = SH_MARK,
+    ['A'] = 3, ['B'] = 3, ['C'] = 3, ['D'] = 3, ['E'] = 3, ['F'] = 3, ['G'] = 3,
+    ['H'] = 3, ['I'] = 3, ['J'] = 3, ['K'] = 3, ['L'] = 3, ['M'] = 3, ['N'] = 3,
+    ['O'] = 3, ['P'] = 3, ['Q'] = 3, ['R'] = 3, ['S'] = 3, ['T'] = 3, ['U'] = 3,
+    ['V'] = 3, ['W'] = 3, ['X'] = 3, ['Y'] = 3, ['Z'] = 3,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 void esc__text_shouting(const char *text, size_t len, esc__shouting *out)
 {
     size_t letters = 0, upper = 0;
@@ -1702,17 +2087,41 @@ void esc__text_shouting(const char *text, size_t len, esc__shouting *out)
     const unsigned char *p = (const unsigned char *)text;
     size_t i = 0;
     while (text && i < len) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* Eight ASCII bytes without '!' or '?' at a time: count their
+         * letters with per-byte range tests (b + 0x80 - lo has its top bit
+         * set when b >= lo; no carry crosses a byte below 0x80). */
+        if (i + 8 <= len) {
+            const uint64_t ones = 0x0101010101010101ull;
+            const uint64_t high = 0x8080808080808080ull;
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            uint64_t ex = x ^ (ones * '!'), qu = x ^ (ones * '?');
+            if (!((x | ((ex - ones) & ~ex) | ((qu - ones) & ~qu)) & high)) {
+                uint64_t lo = (x + ones * (0x80 - 'a')) & ~(x + ones * (0x80 - 'z' - 1));
+                uint64_t up = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1));
+                lo &= high;
+                up &= high;
+                /* Count the marked bytes: one bit each, summed by a multiply. */
+                letters += (size_t)((((lo | up) >> 7) * ones) >> 56);
+                upper += (size_t)(((up >> 7) * ones) >> 56);
+                run = 0;
+                i += 8;
+                continue;
+            }
+        }
+#endif
         unsigned char c = p[i];
         if (c < 0x80) {
-            if (c == '!' || c == '?') {
+            /* ASCII: a class per byte, kept branch-free for letters. */
+            unsigned k = shout_class[c];
+            if (k == SH_MARK) {
                 if (++run > best)
                     best = run;
             } else {
                 run = 0;
-                if (c >= 'A' && c <= 'Z')
-                    letters++, upper++;
-                else if (c >= 'a' && c <= 'z')
-                    letters++;
+                letters += k & SH_LETTER;
+                upper += (k & SH_UPPER) >> 1;
             }
             i++;
             continue;
@@ -1770,22 +2179,10 @@ static bool is_stop(const esc__matcher *m, uint64_t h)
     return false;
 }
 
-size_t esc__text_content(const esc__matcher *m, esc__scratch *s,
-                         const char *text, size_t len, uint64_t *out,
-                         size_t max)
+/* The content hashes of the token table in s->tb (see esc__text_content). */
+static size_t content_hashes(const esc__matcher *m, esc__scratch *s,
+                             uint64_t *out, size_t max)
 {
-    if (!m || !s || !text || len == 0 || len > TEXT_MAX)
-        return 0;
-    if (!scratch_bind(s, m))
-        return 0;
-    tokenizer t = {0};
-    t.fc.m = m;
-    t.fc.stemmer = s->stemmer;
-    t.fc.cache = s->cache;
-    t.tb = &s->tb;
-    t.want_tokens = true;
-    tokenize(&t, text, len);
-
     const tokbuf *tb = &s->tb;
     if (tb->n > s->cap_hashes)
         esc__grow((void **)&s->hashes, &s->cap_hashes, tb->n,
@@ -1808,4 +2205,40 @@ size_t esc__text_content(const esc__matcher *m, esc__scratch *s,
     if (out && o)
         memcpy(out, s->hashes, o * sizeof(uint64_t));
     return out ? o : 0;
+}
+
+size_t esc__text_content(const esc__matcher *m, esc__scratch *s,
+                         const char *text, size_t len, uint64_t *out,
+                         size_t max)
+{
+    if (!m || !s || !text || len == 0 || len > TEXT_MAX)
+        return 0;
+    if (!scratch_bind(s, m))
+        return 0;
+    s->scanned = SCANNED_NONE;
+    tokenizer t = {0};
+    t.fc.m = m;
+    t.fc.stemmer = s->stemmer;
+    t.fc.cache = s->cache;
+    t.tb = &s->tb;
+    t.want_tokens = true;
+    tokenize(&t, text, len);
+    return content_hashes(m, s, out, max);
+}
+
+bool esc__scan_content(const esc__matcher *m, esc__scratch *s, uint64_t *out,
+                       size_t max, size_t *n)
+{
+    if (!m || !s || s->serial != m->serial)
+        return false;
+    switch (s->scanned) {
+    case SCANNED_EMPTY:
+        *n = 0;
+        return true;
+    case SCANNED_WORDS:
+        *n = content_hashes(m, s, out, max);
+        return true;
+    default:
+        return false;
+    }
 }

@@ -1,7 +1,7 @@
 /*
  * text.h - text matching for signals: normalisation, word stems, typo
- * tolerance, negation, and one multi-pattern matcher (Vectorscan) holding
- * every phrase of a policy.
+ * tolerance, negation, one multi-pattern matcher holding every phrase of a
+ * policy, and Vectorscan for its regular expressions.
  *
  * How a message is matched:
  *   1. The text is normalised with utf8proc, code point by code point: case
@@ -24,16 +24,19 @@
  *      through the same steps.
  *   3. The stems are joined with single spaces into a stream " s1 s2 ... ",
  *      where a sentence break (. ! ? ;) between two words shows as " . ", and
- *      scanned once by one Vectorscan literal database that holds every
- *      phrase of the policy (each phrase turned into a stream the same way),
- *      so no phrase matches across a sentence break. The database also holds
+ *      every phrase of the policy, turned into a stream the same way, is a
+ *      literal found where it occurs in the text's stream as whole words, so
+ *      no phrase matches across a sentence break. The literals are matched a
+ *      word at a time (a trie over word ids walked from every word of the
+ *      text, which finds exactly the whole-word occurrences a literal
+ *      database would: see text.c). The literals also include
  *      typo variants: for each word of six or more ASCII letters, the word
  *      (and its stem) with one interior letter dropped or two different
  *      neighbouring interior letters swapped, never the first or last
  *      letter; a variant is kept only when its stem has five letters or more
  *      and is not the stem of another word of the policy's phrases, of a stop
  *      word, of a negator, or of a built-in list of common words ("lawyer"
- *      never becomes "layer"). It also holds the stems of regular inflections
+ *      never becomes "layer"), and the stems of regular inflections
  *      when the stemmer cuts them shorter than the word ("sue": "sued" and
  *      "suing" stem to "su"). Spaces at both ends make every hit fall on
  *      word boundaries. A hit covers the words of the phrase and reports the
@@ -45,13 +48,17 @@
  *      threat.
  *   5. A phrase flagged ESC__PHRASE_EXACT is matched on the words of step 1
  *      only: no typo table, squeezing, stemming or variants (case and accents
- *      still fold). Such phrases live in a second literal database, scanned
- *      over a stream of those words.
- *   6. Regular expressions are compiled into a third Vectorscan database
+ *      still fold). Such phrases are a second set of literals, matched on a
+ *      stream of those words.
+ *   6. Regular expressions are compiled into a Vectorscan database
  *      (HS_FLAG_CASELESS | HS_FLAG_UTF8 | HS_FLAG_SOM_LEFTMOST) and run over
  *      the normalised text of step 1: case-folded, accents stripped, spacing
  *      and punctuation kept. Write them without accents. A match that grows
  *      from one start ("\d+" over "12345") is reported once, at its longest.
+ *      A second database of the same expressions without start-of-match
+ *      tracking first tells whether a text matches any at all (most do
+ *      not); it reads an ASCII text as it is, and the texts of one ticket
+ *      in one pass (esc__regex_prefilter).
  *
  * Hits are reported with byte offsets into the ORIGINAL text, so evidence can
  * quote what the customer wrote: text[start..end).
@@ -114,7 +121,7 @@ int esc__mb_build(esc__matcher_builder *b, esc__matcher **out, char *err,
                   size_t errlen);
 void esc__matcher_free(esc__matcher **m);
 
-/* Number of literal patterns in the compiled database (phrases and their
+/* Number of literal patterns in the compiled matcher (phrases and their
  * typo variants) and of regexes: for `check --dump`. */
 size_t esc__matcher_literal_count(const esc__matcher *m);
 size_t esc__matcher_regex_count(const esc__matcher *m);
@@ -148,6 +155,29 @@ int esc__scan(const esc__matcher *m, esc__scratch *s, const char *text,
               size_t len, esc__hit_fn fn, void *ud);
 
 /*
+ * Which of n texts may match one of the matcher's regular expressions, in
+ * one Vectorscan pass over all of them joined by line breaks (the texts of
+ * one ticket: a pass has a fixed cost that short chat messages would
+ * otherwise pay each). may_match[i] is false only when text i matches no
+ * expression, which esc__scan_ex() may then be told. Every text is marked
+ * when the matcher has an anchored expression, for a text that is not
+ * ASCII, and on a Vectorscan failure (ESC_EMATCH). Returns 0 or a negative
+ * code; the scratch is left as esc__text_content() leaves it.
+ */
+int esc__regex_prefilter(const esc__matcher *m, esc__scratch *s,
+                         const char *const *texts, const size_t *lens,
+                         size_t n, bool *may_match);
+
+enum {
+    /* The text matches no regular expression (esc__regex_prefilter). */
+    ESC__SCAN_NO_REGEX_MATCH = 1u << 0
+};
+
+/* esc__scan() with flags (ESC__SCAN_*). */
+int esc__scan_ex(const esc__matcher *m, esc__scratch *s, const char *text,
+                 size_t len, unsigned flags, esc__hit_fn fn, void *ud);
+
+/*
  * Features of a message used by the anger signal and the sentiment fact:
  * the share of letters in upper case among messages with at least 12
  * letters (0 otherwise), and the longest run of '!' and '?'.
@@ -169,6 +199,16 @@ void esc__text_shouting(const char *text, size_t len, esc__shouting *out);
 size_t esc__text_content(const esc__matcher *m, esc__scratch *s,
                          const char *text, size_t len, uint64_t *out,
                          size_t max);
+
+/*
+ * The content of the text the last esc__scan() with s read, exactly as
+ * esc__text_content() would compute it, from the words that scan already
+ * read. Returns false (and leaves *n alone) when that scan did not read
+ * words: a matcher without phrases, or nothing scanned since s last served
+ * another call; the caller then uses esc__text_content().
+ */
+bool esc__scan_content(const esc__matcher *m, esc__scratch *s, uint64_t *out,
+                       size_t max, size_t *n);
 
 /* Built-in word lists, NULL-terminated, for `lexicon:` signals. Phrases in
  * the lists are matched like policy phrases. Both return NULL for an unknown

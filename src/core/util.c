@@ -4,6 +4,7 @@
  */
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,12 @@ static bool sb_reserve(esc__sb *sb, size_t n)
 
 void esc__sb_put(esc__sb *sb, const char *s, size_t n)
 {
+    if (n < sb->cap - sb->len && !sb->failed) { /* room for n and the NUL */
+        memcpy(sb->buf + sb->len, s, n);
+        sb->len += n;
+        sb->buf[sb->len] = '\0';
+        return;
+    }
     if (!sb_reserve(sb, n))
         return;
     if (n)
@@ -134,6 +141,11 @@ void esc__sb_put(esc__sb *sb, const char *s, size_t n)
 
 void esc__sb_putc(esc__sb *sb, char c)
 {
+    if (sb->cap - sb->len > 1 && !sb->failed) {
+        sb->buf[sb->len++] = c;
+        sb->buf[sb->len] = '\0';
+        return;
+    }
     esc__sb_put(sb, &c, 1);
 }
 
@@ -142,9 +154,121 @@ void esc__sb_puts(esc__sb *sb, const char *s)
     esc__sb_put(sb, s, strlen(s));
 }
 
+/* Appends the decimal digits of v (and a '-' when neg). */
+static void sb_put_uint(esc__sb *sb, unsigned long long v, bool neg)
+{
+    char buf[24];
+    size_t i = sizeof buf;
+    do {
+        buf[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg)
+        buf[--i] = '-';
+    esc__sb_put(sb, buf + i, sizeof buf - i);
+}
+
+static void sb_put_int(esc__sb *sb, long long v)
+{
+    sb_put_uint(sb, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v,
+                v < 0);
+}
+
+/* The conversions the builder formats itself, with the same output as
+ * printf: %s %d %u %ld %lu %zu %% and %.15g; SPEC_OTHER for anything else.
+ * *len receives the length of the conversion after the '%'. */
+enum { SPEC_OTHER, SPEC_S, SPEC_D, SPEC_U, SPEC_LD, SPEC_LU, SPEC_ZU,
+       SPEC_PCT, SPEC_G15 };
+
+static int conv_spec(const char *f, size_t *len)
+{
+    switch (f[0]) {
+    case 's': *len = 1; return SPEC_S;
+    case 'd': *len = 1; return SPEC_D;
+    case 'u': *len = 1; return SPEC_U;
+    case '%': *len = 1; return SPEC_PCT;
+    case 'l':
+        *len = 2;
+        return f[1] == 'd' ? SPEC_LD : f[1] == 'u' ? SPEC_LU : SPEC_OTHER;
+    case 'z':
+        *len = 2;
+        return f[1] == 'u' ? SPEC_ZU : SPEC_OTHER;
+    case '.':
+        *len = 4;
+        return f[1] == '1' && f[2] == '5' && f[3] == 'g' ? SPEC_G15
+                                                          : SPEC_OTHER;
+    default:
+        return SPEC_OTHER;
+    }
+}
+
+/*
+ * The formats of the core are mostly strings and integers, which printf
+ * formats slowly; this writes them directly. Returns false, consuming
+ * nothing, when fmt has a conversion conv_spec() does not know.
+ */
+static bool sb_fast_printf(esc__sb *sb, const char *fmt, va_list *ap)
+{
+    for (const char *f = fmt; (f = strchr(f, '%'));) {
+        size_t len;
+        if (conv_spec(f + 1, &len) == SPEC_OTHER)
+            return false;
+        f += 1 + len;
+    }
+    const char *f = fmt;
+    for (;;) {
+        const char *pct = strchr(f, '%');
+        if (!pct) {
+            esc__sb_put(sb, f, strlen(f));
+            return true;
+        }
+        esc__sb_put(sb, f, (size_t)(pct - f));
+        size_t len;
+        switch (conv_spec(pct + 1, &len)) {
+        case SPEC_S: {
+            const char *s = va_arg(*ap, const char *);
+            esc__sb_puts(sb, s ? s : "(null)");
+            break;
+        }
+        case SPEC_D: sb_put_int(sb, va_arg(*ap, int)); break;
+        case SPEC_U: sb_put_uint(sb, va_arg(*ap, unsigned), false); break;
+        case SPEC_LD: sb_put_int(sb, va_arg(*ap, long)); break;
+        case SPEC_LU: sb_put_uint(sb, va_arg(*ap, unsigned long), false); break;
+        case SPEC_ZU: sb_put_uint(sb, va_arg(*ap, size_t), false); break;
+        case SPEC_PCT: esc__sb_putc(sb, '%'); break;
+        case SPEC_G15: {
+            double v = va_arg(*ap, double);
+            /* An integer below 1e15 prints as its digits ("-0" for minus
+             * zero): %.15g switches to an exponent only from 1e15. */
+            if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
+                if (v == 0 && signbit(v))
+                    esc__sb_puts(sb, "-0");
+                else
+                    sb_put_int(sb, (long long)v);
+            } else {
+                char buf[64];
+                int n = snprintf(buf, sizeof buf, "%.15g", v);
+                if (n > 0)
+                    esc__sb_put(sb, buf, (size_t)n < sizeof buf ? (size_t)n
+                                                                : sizeof buf - 1);
+            }
+            break;
+        }
+        default:
+            return true; /* not reached: checked above */
+        }
+        f = pct + 1 + len;
+    }
+}
+
 void esc__sb_vprintf(esc__sb *sb, const char *fmt, va_list ap)
 {
     va_list ap2;
+    va_copy(ap2, ap);
+    bool done = sb_fast_printf(sb, fmt, &ap2);
+    va_end(ap2);
+    if (done)
+        return;
     if (!sb_reserve(sb, 64))
         return;
     size_t room = sb->cap - sb->len;
@@ -217,6 +341,20 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *skip)
     return len;
 }
 
+/* The bytes of x (8 bytes of a string, loaded little-endian) that need a
+ * look in a JSON string: a control character, '"', '\\' or a byte >= 0x80
+ * each set the top bit of their byte. The "has a byte less than" and "has a
+ * zero byte" tests can mark a byte wrongly only above one that is rightly
+ * marked, so the lowest mark is always exact. */
+static inline uint64_t json_special8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t high = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+            ((b - ones) & ~b) | x) & high;
+}
+
 void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -231,8 +369,23 @@ void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
         size_t seq = 1, skip = 1;
 
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            i++;
-            run++;
+            /* A run of plain bytes, eight at a time up to the first byte
+             * that is not. */
+            size_t j = i + 1;
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            while (j + 8 <= n) {
+                uint64_t x;
+                memcpy(&x, p + j, 8);
+                uint64_t m = json_special8(x);
+                if (m) {
+                    j += (size_t)__builtin_ctzll(m) / 8;
+                    break;
+                }
+                j += 8;
+            }
+#endif
+            run += j - i;
+            i = j;
             continue;
         }
         if (c >= 0x80) {
@@ -325,7 +478,8 @@ static esc__arena_block *arena_block_new(size_t size)
  * behind it, so the head stays the current block; the oldest block (the
  * tail) is always a standard one, which reset keeps.
  */
-void *esc__arena_alloc(esc__arena *a, size_t n)
+/* n bytes (at least one) from the arena, 16-byte aligned, not cleared. */
+static void *arena_take(esc__arena *a, size_t n)
 {
     if (n == 0)
         n = 1;
@@ -352,7 +506,13 @@ void *esc__arena_alloc(esc__arena *a, size_t n)
         a->head->used += need;
     }
     a->used_total += need;
-    memset(p, 0, n);
+    return p;
+}
+
+void *esc__arena_alloc(esc__arena *a, size_t n)
+{
+    void *p = arena_take(a, n);
+    memset(p, 0, n ? n : 1);
     return p;
 }
 
@@ -361,8 +521,9 @@ char *esc__arena_strndup(esc__arena *a, const char *s, size_t n)
     n = strnlen(s, n);
     if (n == SIZE_MAX)
         oom();
-    char *p = esc__arena_alloc(a, n + 1);
+    char *p = arena_take(a, n + 1);
     memcpy(p, s, n);
+    p[n] = '\0';
     return p;
 }
 
