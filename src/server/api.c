@@ -70,34 +70,28 @@ static int match(const char *url, char *argbuf, size_t size)
         snprintf(argbuf, size, "%s", rest);
         return R_QUEUE;
     }
-    if (!strncmp(url, "/v1/notifications/", 18)) {
-        rest = url + 18;
+    static const struct {
+        const char *prefix, *tail;
+        route_id id;
+    } nested[] = {
+        {"/v1/notifications/", "", R_NOTIFICATION},
+        {"/v1/notifications/", "/resend", R_RESEND},
+        {"/v1/tickets/", "", R_TICKET},
+        {"/v1/tickets/", "/messages", R_MESSAGES},
+        {"/v1/tickets/", "/events", R_EVENTS},
+    };
+    for (size_t i = 0; i < sizeof(nested) / sizeof(nested[0]); i++) {
+        size_t plen = strlen(nested[i].prefix);
+        if (strncmp(url, nested[i].prefix, plen))
+            continue;
+        rest = url + plen;
         const char *slash = strchr(rest, '/');
         size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-        if (n == 0 || n >= size)
-            return -1;
+        if (n == 0 || n >= size || strcmp(rest + n, nested[i].tail))
+            continue;
         memcpy(argbuf, rest, n);
         argbuf[n] = '\0';
-        if (!slash)
-            return R_NOTIFICATION;
-        if (!strcmp(slash, "/resend"))
-            return R_RESEND;
-        return -1;
-    }
-    if (!strncmp(url, "/v1/tickets/", 12)) {
-        rest = url + 12;
-        const char *slash = strchr(rest, '/');
-        size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-        if (n == 0 || n >= size)
-            return -1;
-        memcpy(argbuf, rest, n);
-        argbuf[n] = '\0';
-        if (!slash)
-            return R_TICKET;
-        if (!strcmp(slash, "/messages"))
-            return R_MESSAGES;
-        if (!strcmp(slash, "/events"))
-            return R_EVENTS;
+        return (int)nested[i].id;
     }
     return -1;
 }
