@@ -91,7 +91,7 @@ FUZZ_SERVER_OBJS := $(SERVER_SRCS:%.c=$(B)/fuzz/obj/%.o)
 ALL_OBJS := $(LIB_OBJS) $(CLI_OBJS) $(ASAN_LIB_OBJS) $(ASAN_CLI_OBJS) \
             $(UNIT_SRCS:%.c=$(B)/asan/obj/%.o) $(FUZZ_LIB_OBJS) \
             $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_SERVER_OBJS) \
-            $(B)/asan/obj/tests/notify/peer.o
+            $(B)/asan/obj/tests/notify/peer.o $(B)/obj/tests/notify/peer.o
 
 .PHONY: all deps run triage-examples test asan fuzz-build fuzz bench install uninstall clean help
 .DELETE_ON_ERROR:
@@ -190,17 +190,32 @@ $(B)/fuzz/fuzz_api: $(B)/fuzz/obj/tests/fuzz/fuzz_api.o $(FUZZ_SERVER_OBJS) \
 
 # ---- what people run --------------------------------------------------------
 
+# The demo's notifications go to a local receiver (the recording HTTP peer of
+# the tests) that appends each one to $(RUN_INBOX); examples/demo-routes.json
+# routes every channel there.
+RUN_INBOX ?= $(dir $(RUN_DB))notifications.jsonl
+
+$(B)/demo-receiver: $(B)/obj/tests/notify/peer.o $(B)/obj/src/notify/sign.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(SERVER_LIBS) $(LIBS)
+
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/demo-receiver
 	@mkdir -p $(dir $(RUN_DB))
-	@echo "escalator serve: http://127.0.0.1:$(RUN_PORT)  (policy $(RUN_POLICY), database $(RUN_DB))"
-	@echo "tokens: $(RUN_TOKENS)"
-	@echo "try:"
-	@echo "  curl -s -H 'Authorization: Bearer demo-viewer-token' http://127.0.0.1:$(RUN_PORT)/v1/queues"
-	@echo "  curl -s -H 'Authorization: Bearer demo-bot-token' --data-binary @examples/tickets/meow-04-legal-threat.json http://127.0.0.1:$(RUN_PORT)/v1/evaluate"
-	@echo "Ctrl-C stops it; docs/api.md describes the API."
-	@exec $(B)/escalator serve --port $(RUN_PORT) --db $(RUN_DB) --policy $(RUN_POLICY) \
-	    --seed examples/tickets --tokens $(RUN_TOKENS) --ack-chain l1,l2,engineering
+	@rm -f $(dir $(RUN_DB))receiver.port
+	@$(B)/demo-receiver serve --port-file $(dir $(RUN_DB))receiver.port --log $(RUN_INBOX) & \
+	receiver=$$!; trap 'kill $$receiver 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 100); do [ -s $(dir $(RUN_DB))receiver.port ] && break; sleep 0.05; done; \
+	export DEMO_RECEIVER=http://127.0.0.1:$$(cat $(dir $(RUN_DB))receiver.port); \
+	echo "escalator serve: http://127.0.0.1:$(RUN_PORT)  (policy $(RUN_POLICY), database $(RUN_DB))"; \
+	echo "tokens: $(RUN_TOKENS)"; \
+	echo "notifications: delivered to a local receiver, one JSON line each in $(RUN_INBOX)"; \
+	echo "try:"; \
+	echo "  curl -s -H 'Authorization: Bearer demo-viewer-token' http://127.0.0.1:$(RUN_PORT)/v1/queues"; \
+	echo "  curl -s -H 'Authorization: Bearer demo-bot-token' --data-binary @examples/tickets/meow-04-legal-threat.json http://127.0.0.1:$(RUN_PORT)/v1/evaluate"; \
+	echo "  curl -s -H 'Authorization: Bearer demo-viewer-token' http://127.0.0.1:$(RUN_PORT)/v1/notifications"; \
+	echo "Ctrl-C stops it; docs/api.md describes the API."; \
+	$(B)/escalator serve --port $(RUN_PORT) --db $(RUN_DB) --policy $(RUN_POLICY) \
+	    --seed examples/tickets --tokens $(RUN_TOKENS) --notify-routes examples/demo-routes.json
 
 triage-examples:
 	@$(MAKE) --no-print-directory all

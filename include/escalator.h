@@ -130,6 +130,19 @@ ESC_EXTERN size_t esc_policy_count(const esc_policy *p, esc_item_kind kind);
 ESC_EXTERN const char *esc_policy_item(const esc_policy *p, esc_item_kind kind,
                                        size_t i);
 
+/* Business time, counted in one of the policy's calendars (`calendar` is
+ * its id; NULL or "" counts wall-clock time). esc_policy_time_add stores in
+ * *out the time at which `secs` seconds of opening hours have passed after
+ * `start`; esc_policy_time_between stores the seconds of opening hours in
+ * [from, to), 0 when to <= from. Times are Unix seconds. Each returns ESC_OK,
+ * ESC_EINVAL for an unknown calendar or a negative duration, or ESC_ENOMEM.
+ * Safe to call from several threads on one policy. */
+ESC_EXTERN int esc_policy_time_add(const esc_policy *p, const char *calendar,
+                                   int64_t start, int64_t secs, int64_t *out);
+ESC_EXTERN int esc_policy_time_between(const esc_policy *p,
+                                       const char *calendar, int64_t from,
+                                       int64_t to, int64_t *out);
+
 /* ---- tickets ------------------------------------------------------------- */
 
 typedef struct esc_ticket esc_ticket;

@@ -83,6 +83,7 @@ static const expect_field expect_fields[] = {
     {"notifications", EXPECT_INCLUDES, "notifications", "channel"},
     {"no_notifications", EXPECT_EXCLUDES, "notifications", "channel"},
     {"respond_by", EXPECT_TIME, "respond_by", NULL},
+    {"resolve_by", EXPECT_TIME, "resolve_by", NULL},
     {"follow_ups", EXPECT_OBJECTS, "follow_ups", NULL},
 };
 
@@ -1159,7 +1160,7 @@ const cli_verb cli_test_verb = {
         "no_tags, stop_conversation, rules and no_rules (the reasons' rules),\n"
         "suppressed, note_contains, message_contains, missing (exact set), actions,\n"
         "level, suggestions_contain, notifications and no_notifications\n"
-        "(channels), respond_by, follow_ups ({team, at}).\n"
+        "(channels), respond_by, resolve_by, follow_ups ({team, at}).\n"
         "\n"
         "Exit status 1 when a case failed, or with --require-coverage when\n"
         "something is uncovered; 2 when the cases file is malformed.",

@@ -84,7 +84,7 @@ static int serve_run(const cli_verb *verb, int argc, char **argv)
             continue;
         if (sig == SIGHUP) {
             json_t *body = NULL;
-            service_reload(svc, &body);
+            service_reload(svc, false, &body);
             json_decref(body);
             continue;
         }

@@ -140,3 +140,23 @@ int64_t esc__cal_add(const esc__calendar *c, esc__ucal *uc, int64_t t,
     }
     return t + secs;
 }
+
+int64_t esc__cal_between(const esc__calendar *c, esc__ucal *uc, int64_t from,
+                         int64_t to)
+{
+    int64_t total = 0, at = from;
+    /* One step a local day; a span of more than ten years is cut there. */
+    for (int day = 0; at < to && day < 3660; day++) {
+        local l = to_local(uc, at);
+        int64_t next = from_local(uc, l.date, 1440);
+        if (working_day(c, &l)) {
+            int64_t open = from_local(uc, l.date, c->open_min);
+            int64_t close = from_local(uc, l.date, c->close_min);
+            int64_t a = at > open ? at : open, b = to < close ? to : close;
+            if (b > a)
+                total += b - a;
+        }
+        at = next;
+    }
+    return total;
+}

@@ -43,5 +43,8 @@ bool esc__cal_open_at(const esc__calendar *c, esc__ucal *uc, int64_t t);
  * within a year. */
 int64_t esc__cal_add(const esc__calendar *c, esc__ucal *uc, int64_t t,
                      int64_t secs);
+/* The seconds of opening hours in [from, to); 0 when to <= from. */
+int64_t esc__cal_between(const esc__calendar *c, esc__ucal *uc, int64_t from,
+                         int64_t to);
 
 #endif /* ESC_CALENDAR_H */

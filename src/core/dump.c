@@ -16,15 +16,27 @@ static void js(esc__sb *sb, const char *s)
         esc__sb_puts(sb, "null");
 }
 
+/* A duration in the policy's own syntax, exact: "1d12h30m", "0s". */
 static void dur(esc__sb *sb, int64_t d)
 {
-    char buf[32];
+    static const struct {
+        char unit;
+        int64_t secs;
+    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
     if (d < 0) {
         esc__sb_puts(sb, "null");
         return;
     }
-    esc__duration_format(d, buf, sizeof(buf));
-    js(sb, buf);
+    esc__sb_putc(sb, '"');
+    if (d == 0)
+        esc__sb_puts(sb, "0s");
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (d >= units[i].secs) {
+            esc__sb_printf(sb, "%lld%c", (long long)(d / units[i].secs), units[i].unit);
+            d %= units[i].secs;
+        }
+    }
+    esc__sb_putc(sb, '"');
 }
 
 static void durs(esc__sb *sb, const int64_t *v, size_t n)
@@ -178,6 +190,8 @@ char *esc_policy_dump(const esc_policy *p)
         dur(&sb, t->respond_within);
         esc__sb_puts(&sb, ",\"resolve_within\":");
         dur(&sb, t->resolve_within);
+        esc__sb_puts(&sb, ",\"acknowledge_within\":");
+        dur(&sb, t->acknowledge_within);
         esc__sb_puts(&sb, ",\"follow_up\":");
         durs(&sb, t->follow_ups, t->n_follow_ups);
         esc__sb_puts(&sb, ",\"calendar\":");
@@ -197,6 +211,10 @@ char *esc_policy_dump(const esc_policy *p)
         dur(&sb, pr->respond_within);
         esc__sb_puts(&sb, ",\"escalate_within\":");
         dur(&sb, pr->escalate_within);
+        esc__sb_puts(&sb, ",\"resolve_within\":");
+        dur(&sb, pr->resolve_within);
+        esc__sb_puts(&sb, ",\"acknowledge_within\":");
+        dur(&sb, pr->acknowledge_within);
         esc__sb_puts(&sb, ",\"follow_up\":");
         durs(&sb, pr->follow_ups, pr->n_follow_ups);
         esc__sb_puts(&sb, ",\"calendar\":");

@@ -177,7 +177,7 @@ typedef struct ev {
     const uint32_t *targets;
     size_t n_targets;
     int level;
-    int64_t respond_by;
+    int64_t respond_by, resolve_by;
     rule_state *rules;
     const uint32_t *order;    /* active rules, sorted */
     size_t n_order;
@@ -1284,10 +1284,13 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
         return true;
     }
     case ESC__PH_RESPOND_BY:
-        if (e->respond_by == ESC__NO_TIME) return false;
-        esc_time_format(e->respond_by, buf, sizeof(buf));
+    case ESC__PH_RESOLVE_BY: {
+        int64_t at = sg->kind == ESC__PH_RESPOND_BY ? e->respond_by : e->resolve_by;
+        if (at == ESC__NO_TIME) return false;
+        esc_time_format(at, buf, sizeof(buf));
         esc__sb_puts(sb, buf);
         return true;
+    }
     case ESC__PH_TAGS:
         if (!e->n_tags) return false;
         for (size_t i = 0; i < e->n_tags; i++)
@@ -1787,7 +1790,8 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     ev e = {.p = p, .t = ticket, .now = now, .cals = eng->cals, .memo = eng->memo,
             .field_order = eng->field_order, .pool = eng->pool,
             .mem = &eng->mem, .err = err,
-            .prio = -1, .level = -1, .respond_by = ESC__NO_TIME};
+            .prio = -1, .level = -1, .respond_by = ESC__NO_TIME,
+            .resolve_by = ESC__NO_TIME};
 
     load_fields(&e);
     if (e.failed)
@@ -1947,6 +1951,16 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         else if (nt && p->teams[targets[0]].respond_within >= 0)
             e.respond_by = deadline(&e, p->teams[targets[0]].calendar,
                                     p->teams[targets[0]].respond_within);
+        /* The resolution target: the priority's, else the primary
+         * target's, else the level's (counted in the priority's hours). */
+        if (pr->resolve_within >= 0)
+            e.resolve_by = deadline(&e, pr->calendar, pr->resolve_within);
+        else if (nt && p->teams[targets[0]].resolve_within >= 0)
+            e.resolve_by = deadline(&e, p->teams[targets[0]].calendar,
+                                    p->teams[targets[0]].resolve_within);
+        else if (e.level >= 0 && p->levels[e.level].resolve_within >= 0)
+            e.resolve_by = deadline(&e, pr->calendar,
+                                    p->levels[e.level].resolve_within);
     }
     e.tags = tags;
     e.n_tags = ntag;
@@ -2036,6 +2050,8 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     esc__sb_puts(&js, stop ? "true" : "false");
     json_key(&js, "respond_by", &first);
     json_time(&js, e.respond_by);
+    json_key(&js, "resolve_by", &first);
+    json_time(&js, e.resolve_by);
     json_key(&js, "reasons", &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < no; i++) {

@@ -1022,8 +1022,8 @@ static void compile_teams(ctx *c, yv root)
         map_pos(c, &item);
         static const char *const keys[] = {
             "id", "name", "handles", "tier", "respond_within",
-            "resolve_within", "follow_up", "promise", "tags", "requires",
-            "notify", "calendar", "description", NULL};
+            "resolve_within", "acknowledge_within", "follow_up", "promise",
+            "tags", "requires", "notify", "calendar", "description", NULL};
         check_keys(c, item, "a team", keys);
         const char *id = get_id(c, item, "team", ids, p->n_teams);
         if (!id)
@@ -1048,6 +1048,7 @@ static void compile_teams(ctx *c, yv root)
         }
         t->respond_within = get_dur(c, item, "respond_within", id);
         t->resolve_within = get_dur(c, item, "resolve_within", id);
+        t->acknowledge_within = get_dur(c, item, "acknowledge_within", id);
         t->calendar = get_calendar(c, item);
         get_durs(c, item, "follow_up", id, &t->follow_ups, &t->n_follow_ups);
         t->tags = get_strs(c, get(c, item, "tags"), "tags", &t->n_tags, NULL,
@@ -1081,8 +1082,8 @@ static void compile_priorities(ctx *c, yv root)
         map_pos(c, &item);
         static const char *const keys[] = {
             "id", "name", "description", "respond_within", "escalate_within",
-            "follow_up", "promise", "tags", "unsuppressible", "notify",
-            "calendar", NULL};
+            "resolve_within", "acknowledge_within", "follow_up", "promise",
+            "tags", "unsuppressible", "notify", "calendar", NULL};
         check_keys(c, item, "a priority", keys);
         const char *id = get_id(c, item, "priority", ids, p->n_priorities);
         if (!id)
@@ -1096,6 +1097,8 @@ static void compile_priorities(ctx *c, yv root)
         pr->promise = get_str(c, item, "promise", false, id);
         pr->respond_within = get_dur(c, item, "respond_within", id);
         pr->escalate_within = get_dur(c, item, "escalate_within", id);
+        pr->resolve_within = get_dur(c, item, "resolve_within", id);
+        pr->acknowledge_within = get_dur(c, item, "acknowledge_within", id);
         pr->calendar = get_calendar(c, item);
         get_durs(c, item, "follow_up", id, &pr->follow_ups,
                  &pr->n_follow_ups);
@@ -2044,4 +2047,39 @@ const char *esc_policy_item(const esc_policy *p, esc_item_kind kind, size_t i)
     case ESC_ITEM_PRIORITY: return p->priorities[i].id;
     }
     return NULL;
+}
+
+/* The two business-time entry points share this: a calendar clone per call,
+ * as ICU calendars may not be shared between threads. */
+static int business_time(const esc_policy *p, const char *calendar,
+                         int64_t a, int64_t b, bool between, int64_t *out)
+{
+    if (!p || !out || (!between && b < 0))
+        return ESC_EINVAL;
+    if (!calendar || !*calendar) {
+        *out = between ? (b > a ? b - a : 0) : a + b;
+        return ESC_OK;
+    }
+    int i = find_calendar(p, calendar);
+    if (i < 0)
+        return ESC_EINVAL;
+    const esc__calendar *c = &p->calendars[i];
+    esc__ucal *uc = esc__cal_clone(c->proto);
+    if (!uc)
+        return ESC_ENOMEM;
+    *out = between ? esc__cal_between(c, uc, a, b) : esc__cal_add(c, uc, a, b);
+    esc__cal_close(&uc);
+    return ESC_OK;
+}
+
+int esc_policy_time_add(const esc_policy *p, const char *calendar,
+                        int64_t start, int64_t secs, int64_t *out)
+{
+    return business_time(p, calendar, start, secs, false, out);
+}
+
+int esc_policy_time_between(const esc_policy *p, const char *calendar,
+                            int64_t from, int64_t to, int64_t *out)
+{
+    return business_time(p, calendar, from, to, true, out);
 }

@@ -146,6 +146,7 @@ typedef enum {
     ESC__PH_FIRST_MESSAGE,
     ESC__PH_LAST_MESSAGE,
     ESC__PH_RESPOND_BY,
+    ESC__PH_RESOLVE_BY,
     ESC__PH_TAGS,
     ESC__PH_ACTIONS,
     ESC__PH_CUSTOMER_SINCE,
@@ -196,6 +197,7 @@ typedef struct esc__team {
     int tier;           /* 0 when unset */
     int calendar;       /* index into calendars; -1: wall-clock time */
     int64_t respond_within, resolve_within; /* -1 when unset */
+    int64_t acknowledge_within;             /* -1 when unset */
     int64_t *follow_ups;
     size_t n_follow_ups;
     const char **tags;
@@ -209,6 +211,7 @@ typedef struct esc__team {
 typedef struct esc__priority {
     const char *id, *name, *promise;
     int64_t respond_within, escalate_within; /* -1 when unset */
+    int64_t resolve_within, acknowledge_within; /* -1 when unset */
     int64_t *follow_ups;
     size_t n_follow_ups;
     const char **tags;

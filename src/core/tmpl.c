@@ -27,6 +27,7 @@ static const struct {
     {"first_message", ESC__PH_FIRST_MESSAGE},
     {"last_message", ESC__PH_LAST_MESSAGE},
     {"respond_by", ESC__PH_RESPOND_BY},
+    {"resolve_by", ESC__PH_RESOLVE_BY},
     {"tags", ESC__PH_TAGS},
     {"actions", ESC__PH_ACTIONS},
     {"customer.since", ESC__PH_CUSTOMER_SINCE},

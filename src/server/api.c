@@ -210,7 +210,20 @@ void api_handle_ex(service *svc, const auth *a, const char *method, const char *
     case R_QUEUES: status = service_queue(svc, NULL, &res); break;
     case R_QUEUE: status = service_queue(svc, arg, &res); break;
     case R_SUMMARY: status = service_metrics_summary(svc, &res); break;
-    case R_RELOAD: status = service_reload(svc, &res); break;
+    case R_RELOAD: {
+        static const char *const names[] = {"recompute", NULL};
+        json_t *q = query_json(lk, names);
+        const char *v = json_string_value(json_object_get(q, "recompute"));
+        if (v && strcmp(v, "true") && strcmp(v, "false")) {
+            json_decref(q);
+            set_error(out, 400, "invalid_argument", "recompute: expected true or false",
+                      "recompute");
+            return;
+        }
+        status = service_reload(svc, v && !strcmp(v, "true"), &res);
+        json_decref(q);
+        break;
+    }
     case R_CLOCK: status = service_clock(svc, in, &res); break;
     case R_CONFIG:
         status = 200;

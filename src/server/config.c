@@ -59,11 +59,12 @@ static const setting settings[] = {
     {"warn_share", T_SHARE, OFF(warn_share), "0.8", 0, 0,
      "pre-breach warning at this share of the response target (0 disables)"},
     {"ack_timeout", T_DURATION, OFF(ack_timeout), "15m", 0, 366 * 86400,
-     "an escalation not acknowledged within this moves up ack_chain "
-     "(0 disables)"},
+     "an escalation not acknowledged within this moves up the chain, "
+     "where the policy sets no acknowledge_within (0 disables)"},
     {"ack_chain", T_STRING, OFF(ack_chain), "", 0, 0,
      "team ids, lowest first, comma-separated: where an unacknowledged "
-     "escalation goes next; empty: it is re-notified at its level"},
+     "escalation goes next; empty: the policy's teams that have a tier, "
+     "lowest first (at the top or off the chain it is re-notified)"},
     {"ack_max_repeats", T_INT, OFF(ack_max_repeats), "3", 0, 100,
      "acknowledgement timeouts per escalation before the chain stops"},
     {"seed", T_STRING, OFF(seed), "", 0, 0,

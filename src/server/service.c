@@ -14,6 +14,12 @@
  *   warn:E.N.K      the pre-breach warning at warn_share of that window
  *   ack:E.N.R       the acknowledgement timeout, R the repeats so far
  *   follow_up:E.N.I the decision's follow_ups when the level started
+ *   resolve:E       the resolution target of escalation E (the decision's
+ *                   resolve_by; an earlier one from a later decision moves it)
+ *
+ * Durations the service computes itself (the warning point, what is left of
+ * a paused clock, the acknowledgement window) are counted in the calendar of
+ * the deadline they belong to, as the engine counts respond_by.
  *
  * Timers are rows of the store; the heap in memory only orders them. A timer
  * fires once: its row goes from armed to fired in the transaction that
@@ -60,17 +66,15 @@ struct service {
     pthread_key_t engine_key; /* each thread's engine_slot */
     json_t *rules; /* rule id -> {targets, escalate, next_tier}, from the dump */
     json_t *notify_info; /* notify_policy_info() of the policy, from the dump */
+    json_t *clocks; /* clock_map() of the policy: teams, priorities, chain */
     notifier *notifier;  /* delivers the outbox (src/notify/) */
 
     bool manual;
     _Atomic int64_t manual_now;
 
-    char **chain;
-    size_t nchain;
-
     _Atomic uint64_t n_decisions, n_escalations, n_level_changes, n_breaches,
         n_warnings, n_follow_ups, n_ack_timeouts, n_timers_fired, n_reloads,
-        n_reload_failures;
+        n_reload_failures, n_resolution_breaches;
 };
 
 typedef struct ctx {
@@ -116,7 +120,7 @@ static bool is_time_key(const char *k)
 {
     size_t n = strlen(k);
     return (n > 3 && !strcmp(k + n - 3, "_at")) || !strcmp(k, "at") ||
-           !strcmp(k, "respond_by");
+           !strcmp(k, "respond_by") || !strcmp(k, "resolve_by");
 }
 
 /* Rewrites integer times (keys ending in _at, respond_by) as RFC 3339, and
@@ -264,12 +268,10 @@ static int load_policy(service *svc, esc_policy **out, json_t **err)
 
 /* Rule id -> {targets, escalate, next_tier}: what a decision does not say
  * about each rule, read from the policy's compiled form. */
-static json_t *rule_map(const esc_policy *p)
+static json_t *rule_map(json_t *d)
 {
-    char *dump = esc_policy_dump(p);
-    json_t *d = dump ? json_loads(dump, 0, NULL) : NULL, *map = json_object(), *r;
+    json_t *map = json_object(), *r;
     size_t i;
-    free(dump);
     json_array_foreach(json_object_get(d, "rules"), i, r)
     {
         const char *id = jstr(r, "id");
@@ -282,8 +284,155 @@ static json_t *rule_map(const esc_policy *p)
                           "escalate", !json_is_false(json_object_get(r, "escalate")),
                           "next_tier", json_is_true(json_object_get(r, "next_tier"))));
     }
-    json_decref(d);
     return map;
+}
+
+static json_t *dump_seconds(json_t *o, const char *key)
+{
+    int64_t d = config_parse_duration(jstr(o, key));
+    return d >= 0 ? json_integer(d) : json_null();
+}
+
+/* What the clocks need from the policy's compiled form: for each team its
+ * tier, calendar and windows, for each priority its calendar and windows
+ * (seconds, null when unset), and the acknowledgement chain: the ack_chain
+ * setting, or else the teams that have a tier, lowest tier first. */
+static json_t *clock_map(service *svc, json_t *d)
+{
+    json_t *teams = json_object(), *prios = json_object(), *chain = json_array(), *t;
+    size_t i;
+    static const char *const windows[] = {"respond_within", "resolve_within",
+                                          "acknowledge_within", NULL};
+    json_array_foreach(json_object_get(d, "teams"), i, t)
+    {
+        json_t *info = json_pack("{s:O, s:O}", "tier",
+                                 json_object_get(t, "tier") ? json_object_get(t, "tier")
+                                                            : json_null(),
+                                 "calendar", json_object_get(t, "calendar"));
+        for (int w = 0; windows[w]; w++)
+            json_object_set_new(info, windows[w], dump_seconds(t, windows[w]));
+        json_object_set_new(teams, jstr(t, "id"), info);
+    }
+    json_array_foreach(json_object_get(d, "priorities"), i, t)
+    {
+        json_t *info = json_pack("{s:O}", "calendar", json_object_get(t, "calendar"));
+        for (int w = 0; windows[w]; w++)
+            json_object_set_new(info, windows[w], dump_seconds(t, windows[w]));
+        json_object_set_new(prios, jstr(t, "id"), info);
+    }
+    const char *setting = svc->cfg->ack_chain ? svc->cfg->ack_chain : "";
+    if (*setting) {
+        char *copy = strdup(setting), *save = NULL;
+        for (char *tok = copy ? strtok_r(copy, ", ", &save) : NULL; tok;
+             tok = strtok_r(NULL, ", ", &save)) {
+            if (!json_object_get(teams, tok))
+                fprintf(stderr, "escalator serve: warning: ack_chain: '%s' is not a "
+                                "team of the policy\n", tok);
+            json_array_append_new(chain, json_string(tok));
+        }
+        free(copy);
+    } else {
+        /* Teams by tier; among teams of one tier, the first in the file. */
+        for (int tier = 1; tier <= 100; tier++) {
+            json_array_foreach(json_object_get(d, "teams"), i, t)
+            {
+                if (jint(t, "tier", 0) == tier) {
+                    json_array_append_new(chain, json_string(jstr(t, "id")));
+                    break;
+                }
+            }
+        }
+    }
+    return json_pack("{s:o, s:o, s:o}", "teams", teams, "priorities", prios, "chain",
+                     chain);
+}
+
+/* The maps of a policy, from one dump. */
+static int policy_maps(service *svc, const esc_policy *p, json_t **rules,
+                       json_t **clocks, json_t **info)
+{
+    char *dump = esc_policy_dump(p);
+    json_t *d = dump ? json_loads(dump, 0, NULL) : NULL;
+    if (!d) {
+        free(dump);
+        return -1;
+    }
+    *rules = rule_map(d);
+    *clocks = clock_map(svc, d);
+    *info = notify_policy_info(dump);
+    json_decref(d);
+    free(dump);
+    return 0;
+}
+
+/* ---- business time ---------------------------------------------------------- */
+
+/* A team's or a priority's clock setting (NULL when unknown), read under the
+ * policy lock and copied out. */
+static int64_t clock_secs(service *svc, const char *kind, const char *id,
+                          const char *window)
+{
+    pthread_mutex_lock(&svc->policy_lock);
+    json_t *v = id ? json_object_get(json_object_get(json_object_get(svc->clocks, kind),
+                                                     id),
+                                     window)
+                   : NULL;
+    int64_t secs = json_is_integer(v) ? json_integer_value(v) : -1;
+    pthread_mutex_unlock(&svc->policy_lock);
+    return secs;
+}
+
+static void clock_calendar(service *svc, const char *kind, const char *id, char *out,
+                           size_t size)
+{
+    pthread_mutex_lock(&svc->policy_lock);
+    const char *cal = id ? jstr(json_object_get(json_object_get(svc->clocks, kind), id),
+                                "calendar")
+                         : NULL;
+    snprintf(out, size, "%s", cal ? cal : "");
+    pthread_mutex_unlock(&svc->policy_lock);
+}
+
+/* The calendar that a window of the policy is counted in, as the engine
+ * counts it: the priority's when the priority sets the window, else the
+ * team's. */
+static void window_calendar(service *svc, const char *priority, const char *team,
+                            const char *window, char *out, size_t size)
+{
+    if (clock_secs(svc, "priorities", priority, window) >= 0 || !team)
+        clock_calendar(svc, "priorities", priority, out, size);
+    else
+        clock_calendar(svc, "teams", team, out, size);
+}
+
+/* `secs` of the calendar's opening hours after `start` ("" or an unknown
+ * calendar: wall-clock time). */
+static int64_t biz_add(service *svc, const char *cal, int64_t start, int64_t secs)
+{
+    int64_t out = start + secs;
+    pthread_mutex_lock(&svc->policy_lock);
+    if (esc_policy_time_add(svc->policy, cal, start, secs, &out) != ESC_OK)
+        out = start + secs;
+    pthread_mutex_unlock(&svc->policy_lock);
+    return out;
+}
+
+static int64_t biz_between(service *svc, const char *cal, int64_t from, int64_t to)
+{
+    int64_t out = to > from ? to - from : 0;
+    pthread_mutex_lock(&svc->policy_lock);
+    if (esc_policy_time_between(svc->policy, cal, from, to, &out) != ESC_OK)
+        out = to > from ? to - from : 0;
+    pthread_mutex_unlock(&svc->policy_lock);
+    return out;
+}
+
+/* The warning point of a response window. */
+static int64_t warn_point(service *svc, const char *cal, int64_t start, int64_t deadline)
+{
+    double share = svc->cfg->warn_share;
+    int64_t window = biz_between(svc, cal, start, deadline);
+    return biz_add(svc, cal, start, (int64_t)((double)window * share));
 }
 
 /* Evaluates a ticket document at `now`. Returns 0 with *decision, or an
@@ -534,16 +683,20 @@ static int arm_response(ctx *c, json_t *esc, int64_t start, int64_t respond_by)
     char cause[128];
     if (respond_by <= 0)
         return STORE_OK;
+    char cal[128];
+    window_calendar(c->svc, jstr(esc, "priority"), jstr(esc, "team"), "respond_within",
+                    cal, sizeof(cal));
     json_object_set_new(esc, "respond_by", json_integer(respond_by));
-    json_t *data = json_pack("{s:I, s:I, s:s, s:I}", "escalation", (json_int_t)e,
+    json_t *data = json_pack("{s:I, s:I, s:s, s:I, s:I, s:s?}", "escalation", (json_int_t)e,
                              "level", (json_int_t)n, "team", jstr(esc, "team"),
-                             "respond_by", (json_int_t)respond_by);
+                             "started_at", (json_int_t)start, "respond_by",
+                             (json_int_t)respond_by, "calendar", cal[0] ? cal : NULL);
     snprintf(cause, sizeof(cause), "respond:%" PRId64 ".%" PRId64 ".%" PRId64, e, n, k);
     /* The breach is the first second past the deadline, when rules such
      * as `facts.since_customer > 4h` hold. */
     int rc = arm(c, cause, respond_by + 1, json_incref(data));
     double share = c->svc->cfg->warn_share;
-    int64_t warn_at = start + (int64_t)((double)(respond_by - start) * share);
+    int64_t warn_at = warn_point(c->svc, cal, start, respond_by);
     if (rc == STORE_OK && share > 0 && warn_at > start && warn_at < respond_by) {
         snprintf(cause, sizeof(cause), "warn:%" PRId64 ".%" PRId64 ".%" PRId64, e, n, k);
         rc = arm(c, cause, warn_at, json_incref(data));
@@ -552,17 +705,63 @@ static int arm_response(ctx *c, json_t *esc, int64_t start, int64_t respond_by)
     return rc;
 }
 
+/* The acknowledgement window of the escalation's level: the team's
+ * acknowledge_within (in its calendar), else the priority's, else the
+ * ack_timeout setting (in the calendar of the response deadline). */
+static int64_t ack_window(service *svc, json_t *esc, char *cal, size_t size)
+{
+    const char *team = jstr(esc, "team"), *prio = jstr(esc, "priority");
+    int64_t w = clock_secs(svc, "teams", team, "acknowledge_within");
+    if (w >= 0) {
+        clock_calendar(svc, "teams", team, cal, size);
+        return w;
+    }
+    w = clock_secs(svc, "priorities", prio, "acknowledge_within");
+    if (w >= 0) {
+        clock_calendar(svc, "priorities", prio, cal, size);
+        return w;
+    }
+    window_calendar(svc, prio, team, "respond_within", cal, size);
+    return svc->cfg->ack_timeout;
+}
+
 static int arm_ack(ctx *c, json_t *esc, int64_t start)
 {
-    int64_t timeout = c->svc->cfg->ack_timeout;
+    char cal[128];
+    int64_t timeout = ack_window(c->svc, esc, cal, sizeof(cal));
     if (timeout <= 0 || jint(esc, "ack_repeats", 0) >= c->svc->cfg->ack_max_repeats)
         return STORE_OK;
     char cause[128];
     snprintf(cause, sizeof(cause), "ack:%" PRId64 ".%" PRId64 ".%" PRId64,
              jint(esc, "id", 0), jint(esc, "levels", 0), jint(esc, "ack_repeats", 0));
-    return arm(c, cause, start + timeout,
-               json_pack("{s:I, s:s}", "escalation", (json_int_t)jint(esc, "id", 0),
-                         "team", jstr(esc, "team")));
+    return arm(c, cause, biz_add(c->svc, cal, start, timeout),
+               json_pack("{s:I, s:s, s:I, s:I, s:s?}", "escalation",
+                         (json_int_t)jint(esc, "id", 0), "team", jstr(esc, "team"),
+                         "started_at", (json_int_t)start, "window_s",
+                         (json_int_t)timeout, "calendar", cal[0] ? cal : NULL));
+}
+
+/* The resolution target: armed with the first escalating decision's
+ * resolve_by, moved earlier by a later decision's. */
+static int arm_resolve(ctx *c, json_t *esc)
+{
+    int64_t rb = c->decision ? jtime(c->decision, "resolve_by") : -1;
+    int64_t cur = jint(esc, "resolve_by", -1);
+    if (rb <= 0 || (cur > 0 && cur <= rb))
+        return STORE_OK;
+    const char *prio = jstr(esc, "priority"), *team = jstr(esc, "team");
+    char cal[128], cause[64];
+    if (clock_secs(c->svc, "priorities", prio, "resolve_within") >= 0 ||
+        clock_secs(c->svc, "teams", team, "resolve_within") < 0)
+        clock_calendar(c->svc, "priorities", prio, cal, sizeof(cal));
+    else
+        clock_calendar(c->svc, "teams", team, cal, sizeof(cal));
+    json_object_set_new(esc, "resolve_by", json_integer(rb));
+    snprintf(cause, sizeof(cause), "resolve:%" PRId64, jint(esc, "id", 0));
+    return arm(c, cause, rb + 1,
+               json_pack("{s:I, s:s, s:I, s:s?}", "escalation",
+                         (json_int_t)jint(esc, "id", 0), "team", team, "resolve_by",
+                         (json_int_t)rb, "calendar", cal[0] ? cal : NULL));
 }
 
 /* The timers of a level that just started. */
@@ -649,6 +848,8 @@ static int escalate_to(ctx *c, const char *team, const char *priority,
     if (rc == STORE_OK)
         rc = arm_level(c, esc, respond_by);
     if (rc == STORE_OK)
+        rc = arm_resolve(c, esc);
+    if (rc == STORE_OK)
         rc = ops->escalation_put(st, esc);
     if (rc == STORE_OK) {
         json_object_set_new(c->doc, "status", json_string("escalated"));
@@ -683,12 +884,24 @@ static int escalate_to(ctx *c, const char *team, const char *priority,
     return rc;
 }
 
-static int chain_rank(service *svc, const char *team)
+/* The team's place in the acknowledgement chain, -1 when off it; with
+ * `next`, the team above it ("" at the top or off the chain). */
+static int chain_rank(service *svc, const char *team, char *next, size_t size)
 {
-    for (size_t i = 0; team && i < svc->nchain; i++)
-        if (!strcmp(svc->chain[i], team))
-            return (int)i;
-    return -1;
+    int rank = -1;
+    if (next)
+        next[0] = '\0';
+    pthread_mutex_lock(&svc->policy_lock);
+    json_t *chain = json_object_get(svc->clocks, "chain");
+    for (size_t i = 0; team && i < json_array_size(chain) && rank < 0; i++) {
+        if (!strcmp(json_string_value(json_array_get(chain, i)), team)) {
+            rank = (int)i;
+            if (next && i + 1 < json_array_size(chain))
+                snprintf(next, size, "%s", json_string_value(json_array_get(chain, i + 1)));
+        }
+    }
+    pthread_mutex_unlock(&svc->policy_lock);
+    return rank;
 }
 
 /* A policy decision never moves an open escalation down ack_chain (where
@@ -698,7 +911,8 @@ static bool below_in_chain(ctx *c, const char *target)
     json_t *esc = NULL;
     if (c->svc->st->ops->escalation_open_get(c->svc->st, c->id, &esc) != STORE_OK)
         return false;
-    int cur = chain_rank(c->svc, jstr(esc, "team")), to = chain_rank(c->svc, target);
+    int cur = chain_rank(c->svc, jstr(esc, "team"), NULL, 0),
+        to = chain_rank(c->svc, target, NULL, 0);
     json_decref(esc);
     return cur >= 0 && to >= 0 && to < cur;
 }
@@ -834,6 +1048,14 @@ static int reevaluate(ctx *c, const char *cause, json_t **body)
 
 static const char *const sla_prefixes[] = {"respond:", "warn:", NULL};
 
+static const char *timer_calendar(json_t *t, char *out, size_t size)
+{
+    json_t *d = json_loads(jstr(t, "data") ? jstr(t, "data") : "{}", 0, NULL);
+    snprintf(out, size, "%s", jstr(d, "calendar") ? jstr(d, "calendar") : "");
+    json_decref(d);
+    return out;
+}
+
 static int pause_clock(ctx *c)
 {
     const store_ops *ops = c->svc->st->ops;
@@ -846,9 +1068,13 @@ static int pause_clock(ctx *c)
     {
         const char *cause = jstr(t, "cause");
         if (strcmp(jstr(t, "state"), "armed") ||
-            !(has_prefix(cause, "respond:") || has_prefix(cause, "warn:")))
+            !(has_prefix(cause, "respond:") || has_prefix(cause, "warn:") ||
+              has_prefix(cause, "resolve:")))
             continue;
-        int64_t left = jint(t, "due_at", 0) - c->now;
+        /* What is left, in the hours of the deadline's calendar. */
+        char cal[128];
+        int64_t left = biz_between(c->svc, timer_calendar(t, cal, sizeof(cal)), c->now,
+                                   jint(t, "due_at", 0));
         if (rc == STORE_OK)
             rc = ops->timer_set(c->svc->st, c->id, cause, "paused", left > 0 ? left : 0);
     }
@@ -862,7 +1088,7 @@ static int resume_clock(ctx *c)
     const store_ops *ops = c->svc->st->ops;
     json_t *rows = NULL, *t, *esc = NULL;
     size_t i;
-    int64_t paused_at = jint(c->row, "paused_at", -1);
+    int64_t paused_at = jint(c->row, "paused_at", -1), respond_due = -1, resolve_due = -1;
     if (paused_at < 0)
         return STORE_OK;
     if (ops->timers_list(c->svc->st, c->id, &rows) != STORE_OK)
@@ -873,20 +1099,27 @@ static int resume_clock(ctx *c)
         const char *cause = jstr(t, "cause");
         if (strcmp(jstr(t, "state"), "paused"))
             continue;
-        int64_t due = c->now + jint(t, "due_at", 0);
+        char cal[128];
+        int64_t due = biz_add(c->svc, timer_calendar(t, cal, sizeof(cal)), c->now,
+                              jint(t, "due_at", 0));
         if (rc == STORE_OK)
             rc = ops->timer_set(c->svc->st, c->id, cause, "armed", due);
         if (rc == STORE_OK && timer_heap_push(&c->svc->heap, due, c->id, cause) != 0)
             rc = STORE_ERROR;
+        /* The deadlines are one second before their timers. */
+        if (has_prefix(cause, "respond:"))
+            respond_due = due;
+        else if (has_prefix(cause, "resolve:"))
+            resolve_due = due;
     }
     json_decref(rows);
     pthread_cond_signal(&c->svc->wake);
     if (rc == STORE_OK && ops->escalation_open_get(c->svc->st, c->id, &esc) == STORE_OK) {
-        int64_t rb = jint(esc, "respond_by", -1);
-        if (rb > 0) {
-            json_object_set_new(esc, "respond_by", json_integer(rb + c->now - paused_at));
-            rc = ops->escalation_put(c->svc->st, esc);
-        }
+        if (respond_due > 0 && jint(esc, "respond_by", -1) > 0)
+            json_object_set_new(esc, "respond_by", json_integer(respond_due - 1));
+        if (resolve_due > 0 && jint(esc, "resolve_by", -1) > 0)
+            json_object_set_new(esc, "resolve_by", json_integer(resolve_due - 1));
+        rc = ops->escalation_put(c->svc->st, esc);
     }
     json_decref(esc);
     json_object_set_new(c->row, "paused_at", json_null());
@@ -1452,8 +1685,11 @@ int service_queue(service *svc, const char *team, json_t **body)
     json_array_foreach(rows, i, r)
     {
         int64_t rb = jint(r, "respond_by", -1), opened = jint(r, "opened_at", now);
-        int64_t paused = jint(r, "paused_at", -1);
-        int64_t warn = opened + (int64_t)((double)(rb - opened) * svc->cfg->warn_share);
+        int64_t paused = jint(r, "paused_at", -1), resolve = jint(r, "resolve_by", -1);
+        char cal[128];
+        window_calendar(svc, jstr(r, "priority"), jstr(r, "team"), "respond_within", cal,
+                        sizeof(cal));
+        int64_t warn = rb >= 0 ? warn_point(svc, cal, opened, rb) : -1;
         const char *state = "none";
         if (paused >= 0)
             state = "paused";
@@ -1468,6 +1704,11 @@ int service_queue(service *svc, const char *team, json_t **body)
                             rb >= 0 && paused < 0 ? json_integer(rb - now) : json_null());
         json_object_set_new(r, "acknowledged",
                             json_boolean(!json_is_null(json_object_get(r, "acknowledged_at"))));
+        json_object_set_new(r, "resolution",
+                            json_string(resolve < 0   ? "none"
+                                        : paused >= 0 ? "paused"
+                                        : now > resolve ? "breached"
+                                                        : "ok"));
     }
     present(rows);
     *body = json_pack("{s:o, s:o, s:o}", "team", team ? json_string(team) : json_null(),
@@ -1502,6 +1743,8 @@ int service_metrics_summary(service *svc, json_t **body)
     json_object_set_new(m, "sla_met", json_integer(met));
     json_object_set_new(m, "sla_breached", json_integer(breached));
     json_object_set_new(m, "sla_compliance", ratio(met, met + breached));
+    int64_t rmet = jint(m, "resolution_met", 0), rbreached = jint(m, "resolution_breached", 0);
+    json_object_set_new(m, "resolution_compliance", ratio(rmet, rmet + rbreached));
     *body = m;
     return 200;
 }
@@ -1530,6 +1773,8 @@ char *service_metrics_text(service *svc)
     COUNTER("sla_warnings_total", "Pre-breach warnings.", n_warnings);
     COUNTER("follow_ups_total", "Follow-up reminders fired.", n_follow_ups);
     COUNTER("ack_timeouts_total", "Acknowledgement timeouts.", n_ack_timeouts);
+    COUNTER("resolution_breaches_total", "Resolution targets missed.",
+            n_resolution_breaches);
     COUNTER("timers_fired_total", "Timers fired.", n_timers_fired);
     COUNTER("policy_reloads_total", "Policy reloads that took effect.", n_reloads);
     COUNTER("policy_reload_failures_total", "Policy reloads refused.", n_reload_failures);
@@ -1544,23 +1789,166 @@ char *service_metrics_text(service *svc)
     return out;
 }
 
-int service_reload(service *svc, json_t **body)
+/* A deadline as the current policy sets it: `window` of the priority, else
+ * of the team, counted from `start` in its calendar; -1 when neither sets
+ * one. */
+static int64_t policy_deadline(service *svc, const char *priority, const char *team,
+                               const char *window, int64_t start)
+{
+    int64_t w = clock_secs(svc, "priorities", priority, window);
+    if (w < 0)
+        w = clock_secs(svc, "teams", team, window);
+    if (w < 0 || start < 0)
+        return -1;
+    char cal[128];
+    window_calendar(svc, priority, team, window, cal, sizeof(cal));
+    return biz_add(svc, cal, start, w);
+}
+
+/* After a reload: the open escalations whose running deadlines the new
+ * policy would set differently (the response deadline from the start of
+ * its window, the resolution target from the escalation's opening, in the
+ * new policy's calendars). With `recompute` they take the new deadlines,
+ * each change logged on its ticket; without, they keep theirs. A clock
+ * paused on the customer keeps what it had left. Returns the report. */
+static json_t *deadline_changes(service *svc, bool recompute)
+{
+    const store_ops *ops = svc->st->ops;
+    json_t *rows = NULL, *r, *changes = json_array();
+    size_t i, n_changed = 0, n_checked = 0, n_paused = 0;
+    int rc = STORE_OK;
+    pthread_mutex_lock(&svc->lock);
+    int64_t now = service_now(svc);
+    if (ops->queue_list(svc->st, NULL, &rows) != STORE_OK ||
+        (recompute && ops->begin(svc->st) != STORE_OK))
+        rc = STORE_ERROR;
+    json_array_foreach(rc == STORE_OK ? rows : NULL, i, r)
+    {
+        const char *id = jstr(r, "ticket_id");
+        if (jint(r, "paused_at", -1) >= 0) {
+            n_paused++;
+            continue;
+        }
+        n_checked++;
+        json_t *esc = NULL, *timers = NULL, *t, *respond = NULL, *resolve = NULL;
+        size_t j;
+        if (ops->escalation_open_get(svc->st, id, &esc) != STORE_OK ||
+            ops->timers_list(svc->st, id, &timers) != STORE_OK) {
+            json_decref(esc);
+            rc = STORE_ERROR;
+            break;
+        }
+        json_array_foreach(timers, j, t)
+        {
+            if (strcmp(jstr(t, "state"), "armed"))
+                continue;
+            if (has_prefix(jstr(t, "cause"), "respond:"))
+                respond = t;
+            else if (has_prefix(jstr(t, "cause"), "resolve:"))
+                resolve = t;
+        }
+        const char *prio = jstr(esc, "priority"), *team = jstr(esc, "team");
+        json_t *rdata = respond ? json_loads(jstr(respond, "data") ? jstr(respond, "data")
+                                                                   : "{}", 0, NULL)
+                                : NULL;
+        int64_t old_rb = respond ? jint(respond, "due_at", 0) - 1 : -1;
+        int64_t new_rb = respond ? policy_deadline(svc, prio, team, "respond_within",
+                                                   jint(rdata, "started_at",
+                                                        jint(esc, "opened_at", -1)))
+                                 : -1;
+        int64_t old_res = resolve ? jint(resolve, "due_at", 0) - 1 : -1;
+        int64_t new_res = resolve ? policy_deadline(svc, prio, team, "resolve_within",
+                                                    jint(esc, "opened_at", -1))
+                                  : -1;
+        bool rb_moves = new_rb > 0 && new_rb != old_rb;
+        bool res_moves = new_res > 0 && new_res != old_res;
+        if (rb_moves || res_moves) {
+            n_changed++;
+            json_t *change = json_pack("{s:s, s:s}", "ticket", id, "team", team);
+            if (rb_moves)
+                json_object_set_new(change, "respond_by",
+                                    json_pack("{s:o, s:o}", "from", time_json(old_rb),
+                                              "to", time_json(new_rb)));
+            if (res_moves)
+                json_object_set_new(change, "resolve_by",
+                                    json_pack("{s:o, s:o}", "from", time_json(old_res),
+                                              "to", time_json(new_res)));
+            if (recompute && rc == STORE_OK) {
+                ctx c = {.svc = svc, .id = id, .now = now, .actor = "reload"};
+                char cause[128];
+                if (rb_moves) {
+                    /* The warning of the same window moves with it. */
+                    const char *k = jstr(respond, "cause") + strlen("respond:");
+                    snprintf(cause, sizeof(cause), "warn:%s", k);
+                    int64_t start = jint(rdata, "started_at", jint(esc, "opened_at", now));
+                    int64_t warn_at = warn_point(svc, jstr(rdata, "calendar") ? jstr(rdata, "calendar") : "",
+                                                 start, new_rb);
+                    json_object_set_new(rdata, "respond_by", json_integer(new_rb));
+                    rc = arm(&c, jstr(respond, "cause"), new_rb + 1, json_incref(rdata));
+                    if (rc == STORE_OK && svc->cfg->warn_share > 0 && warn_at > now &&
+                        warn_at < new_rb)
+                        rc = arm(&c, cause, warn_at, json_incref(rdata));
+                    json_object_set_new(esc, "respond_by", json_integer(new_rb));
+                }
+                if (rc == STORE_OK && res_moves) {
+                    json_t *sdata = json_loads(jstr(resolve, "data") ? jstr(resolve, "data")
+                                                                     : "{}", 0, NULL);
+                    json_object_set_new(sdata, "resolve_by", json_integer(new_res));
+                    rc = arm(&c, jstr(resolve, "cause"), new_res + 1, sdata);
+                    json_object_set_new(esc, "resolve_by", json_integer(new_res));
+                }
+                if (rc == STORE_OK)
+                    rc = ops->escalation_put(svc->st, esc);
+                if (rc == STORE_OK)
+                    rc = log_event(&c, "deadlines_recomputed", json_incref(change));
+            }
+            if (json_array_size(changes) < 100)
+                json_array_append(changes, change);
+            json_decref(change);
+        }
+        json_decref(rdata);
+        json_decref(timers);
+        json_decref(esc);
+        if (rc != STORE_OK)
+            break;
+    }
+    if (recompute && rc == STORE_OK && ops->commit(svc->st) != STORE_OK)
+        rc = STORE_ERROR;
+    if (recompute && rc != STORE_OK)
+        ops->rollback(svc->st);
+    pthread_mutex_unlock(&svc->lock);
+    json_decref(rows);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "escalator serve: reload: deadlines: %s\n", ops->errmsg(svc->st));
+        json_decref(changes);
+        return json_pack("{s:s}", "error", "the open escalations could not be read; "
+                                           "nothing was recomputed");
+    }
+    return json_pack("{s:I, s:I, s:I, s:b, s:o}", "open_escalations", (json_int_t)n_checked,
+                     "paused", (json_int_t)n_paused, "would_change", (json_int_t)n_changed,
+                     "recomputed", recompute && n_changed > 0, "changes", changes);
+}
+
+int service_reload(service *svc, bool recompute, json_t **body)
 {
     esc_policy *p = NULL;
     if (load_policy(svc, &p, body) != 0) {
         atomic_fetch_add(&svc->n_reload_failures, 1);
         return 422;
     }
-    json_t *rules = rule_map(p);
-    char *dump = esc_policy_dump(p);
-    json_t *info = notify_policy_info(dump);
-    free(dump);
+    json_t *rules = NULL, *clocks = NULL, *info = NULL;
+    if (policy_maps(svc, p, &rules, &clocks, &info) != 0) {
+        esc_policy_unref(&p);
+        atomic_fetch_add(&svc->n_reload_failures, 1);
+        return fail(body, 500, "out_of_memory", "", "cannot read the policy back");
+    }
     pthread_mutex_lock(&svc->policy_lock);
     esc_policy *old = svc->policy;
-    json_t *old_rules = svc->rules, *old_info = svc->notify_info;
+    json_t *old_rules = svc->rules, *old_info = svc->notify_info, *old_clocks = svc->clocks;
     svc->policy = p;
     svc->rules = rules;
     svc->notify_info = info;
+    svc->clocks = clocks;
     svc->policy_gen++;
     uint64_t gen = svc->policy_gen;
     pthread_mutex_unlock(&svc->policy_lock);
@@ -1569,11 +1957,13 @@ int service_reload(service *svc, json_t **body)
     esc_policy_unref(&old);
     json_decref(old_rules);
     json_decref(old_info);
+    json_decref(old_clocks);
     atomic_fetch_add(&svc->n_reloads, 1);
     fprintf(stderr, "escalator serve: policy %s reloaded (%s)\n", svc->cfg->policy,
             esc_policy_name(p));
-    *body = json_pack("{s:s, s:s, s:I}", "policy", esc_policy_name(p), "file",
-                      svc->cfg->policy, "generation", (json_int_t)gen);
+    *body = json_pack("{s:s, s:s, s:I, s:o}", "policy", esc_policy_name(p), "file",
+                      svc->cfg->policy, "generation", (json_int_t)gen, "deadlines",
+                      deadline_changes(svc, recompute));
     return 200;
 }
 
@@ -1603,14 +1993,20 @@ static void fire(service *svc, const char *ticket, const char *cause)
     const char *colon = strchr(cause, ':');
     sscanf(colon ? colon + 1 : "", "%" SCNd64 ".%" SCNd64 ".%" SCNd64, &e, &n, &k);
     int g = ops->escalation_open_get(svc->st, ticket, &esc);
-    bool current = g == STORE_OK && jint(esc, "id", 0) == e && jint(esc, "levels", 0) == n;
+    /* A level's timer counts while its level lasts; the resolution target
+     * while its escalation is open. */
+    bool current = g == STORE_OK && jint(esc, "id", 0) == e &&
+                   (has_prefix(cause, "resolve:") || jint(esc, "levels", 0) == n);
     json_t *data = json_pack("{s:s, s:I, s:O}", "cause", cause, "due_at", (json_int_t)due,
                              "team", current ? json_object_get(esc, "team") : json_null());
-    if (has_prefix(cause, "warn:") || has_prefix(cause, "respond:")) {
-        json_t *td = json_loads(jstr(t, "data") ? jstr(t, "data") : "{}", 0, NULL);
-        if (json_is_integer(json_object_get(td, "respond_by")))
-            json_object_set(data, "respond_by", json_object_get(td, "respond_by"));
-        json_decref(td);
+    /* The deadline as it stands (a paused clock moved it): one second
+     * before a deadline's own timer, the open level's for a warning. */
+    if (has_prefix(cause, "respond:") || has_prefix(cause, "resolve:")) {
+        json_object_set_new(data, has_prefix(cause, "respond:") ? "respond_by" : "resolve_by",
+                            json_integer(due - 1));
+    } else if (has_prefix(cause, "warn:") && current &&
+               json_is_integer(json_object_get(esc, "respond_by"))) {
+        json_object_set(data, "respond_by", json_object_get(esc, "respond_by"));
     }
     char key[128];
     snprintf(key, sizeof(key), "%s", cause);
@@ -1651,9 +2047,10 @@ static void fire(service *svc, const char *ticket, const char *cause)
         int64_t repeats = jint(esc, "ack_repeats", 0) + 1;
         json_object_set_new(esc, "ack_repeats", json_integer(repeats));
         const char *team = jstr(esc, "team"), *next = NULL;
-        for (size_t i = 0; i + 1 < svc->nchain; i++)
-            if (!strcmp(svc->chain[i], team))
-                next = svc->chain[i + 1];
+        char above[256];
+        chain_rank(svc, team, above, sizeof(above));
+        if (above[0])
+            next = above;
         json_object_set_new(data, "repeat", json_integer(repeats));
         json_object_set_new(data, "to", next ? json_string(next) : json_string(team));
         rc = ops->escalation_put(svc->st, esc);
@@ -1664,14 +2061,26 @@ static void fire(service *svc, const char *ticket, const char *cause)
         else
             json_decref(data);
         if (rc == STORE_OK && next) {
-            /* Up the chain, with the same response window as the level
-             * it leaves. */
-            int64_t window = jint(esc, "respond_by", -1) > 0
-                                 ? jint(esc, "respond_by", 0) - (due - svc->cfg->ack_timeout)
-                                 : -1;
+            /* Up the chain, with the response window of the next team
+             * when it has one, else the same window as the level it leaves
+             * (both in their calendar's hours). */
+            char cal[128];
+            int64_t respond_by = -1, rb = jint(esc, "respond_by", -1);
+            int64_t own = clock_secs(svc, "teams", next, "respond_within");
+            if (own >= 0) {
+                clock_calendar(svc, "teams", next, cal, sizeof(cal));
+                respond_by = biz_add(svc, cal, c.now, own);
+            } else if (rb > 0) {
+                json_t *td = json_loads(jstr(t, "data") ? jstr(t, "data") : "{}", 0, NULL);
+                int64_t started = jint(td, "started_at", due - svc->cfg->ack_timeout);
+                json_decref(td);
+                window_calendar(svc, jstr(esc, "priority"), team, "respond_within", cal,
+                                sizeof(cal));
+                respond_by = biz_add(svc, cal, c.now, biz_between(svc, cal, started, rb));
+            }
             char why[160];
             snprintf(why, sizeof(why), "ack_timeout: %s did not acknowledge", team);
-            rc = escalate_to(&c, next, NULL, window > 0 ? c.now + window : -1, why,
+            rc = escalate_to(&c, next, NULL, respond_by, why,
                              json_pack("{s:I}", "repeat", (json_int_t)repeats));
         } else if (rc == STORE_OK) {
             /* Nobody above: remind the same level again, a bounded number
@@ -1680,6 +2089,16 @@ static void fire(service *svc, const char *ticket, const char *cause)
         }
         if (rc == STORE_OK)
             rc = save_ticket(&c);
+    } else if (has_prefix(cause, "resolve:")) {
+        atomic_fetch_add(&svc->n_resolution_breaches, 1);
+        json_object_set_new(esc, "resolution_breached_at", json_integer(c.now));
+        rc = ops->escalation_put(svc->st, esc);
+        if (rc == STORE_OK)
+            rc = log_event(&c, "resolution_breach", json_incref(data));
+        if (rc == STORE_OK)
+            rc = outbox(&c, "resolution_breach", key, data);
+        else
+            json_decref(data);
     } else {
         json_decref(data);
     }
@@ -1839,27 +2258,6 @@ int service_seed(service *svc, const char *dir)
 
 /* ---- life cycle ----------------------------------------------------------- */
 
-static int split_chain(service *svc, const char *s)
-{
-    char *copy = strdup(s ? s : ""), *save = NULL;
-    if (!copy)
-        return -1;
-    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        char **grown = realloc(svc->chain, (svc->nchain + 1) * sizeof(*grown));
-        if (!grown) {
-            free(copy);
-            return -1;
-        }
-        svc->chain = grown;
-        svc->chain[svc->nchain++] = strdup(tok);
-        if (!policy_has_team(svc, tok))
-            fprintf(stderr, "escalator serve: warning: ack_chain: '%s' is not a "
-                            "team of the policy\n", tok);
-    }
-    free(copy);
-    return 0;
-}
-
 service *service_new(const server_config *cfg)
 {
     service *svc = calloc(1, sizeof(*svc));
@@ -1879,11 +2277,10 @@ service *service_new(const server_config *cfg)
         return NULL;
     }
     svc->policy_gen = 1;
-    svc->rules = rule_map(svc->policy);
-    char *dump = esc_policy_dump(svc->policy);
-    svc->notify_info = notify_policy_info(dump);
-    free(dump);
-    split_chain(svc, cfg->ack_chain);
+    if (policy_maps(svc, svc->policy, &svc->rules, &svc->clocks, &svc->notify_info) != 0) {
+        service_free(&svc);
+        return NULL;
+    }
     char err[600];
     svc->st = store_sqlite_open(cfg->db, cfg->synchronous, err, sizeof(err));
     if (!svc->st) {
@@ -1940,9 +2337,7 @@ void service_free(service **psvc)
     esc_policy_unref(&svc->policy);
     json_decref(svc->rules);
     json_decref(svc->notify_info);
-    for (size_t i = 0; i < svc->nchain; i++)
-        free(svc->chain[i]);
-    free(svc->chain);
+    json_decref(svc->clocks);
     pthread_mutex_destroy(&svc->lock);
     pthread_cond_destroy(&svc->wake);
     pthread_mutex_destroy(&svc->policy_lock);

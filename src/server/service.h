@@ -12,6 +12,7 @@
 #ifndef ESC_SERVER_SERVICE_H
 #define ESC_SERVER_SERVICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -45,7 +46,7 @@ int service_metrics_summary(service *svc, json_t **body);
 /* Prometheus text format, malloc'ed. */
 char *service_metrics_text(service *svc);
 /* Reloads the policy file; the old policy stays when the new one fails. */
-int service_reload(service *svc, json_t **body);
+int service_reload(service *svc, bool recompute, json_t **body);
 /* Manual clock: {"advance": "90m"} or {"now": TIME}; fires what came due. */
 int service_clock(service *svc, json_t *req, json_t **body);
 /* Deliveries of notifications (docs/notifications.md). query: {state,

@@ -120,6 +120,9 @@ static const char *const migrations[] = {
     "  id TEXT PRIMARY KEY,"
     "  source TEXT NOT NULL,"
     "  received_at BIGINT NOT NULL);",
+    /* 3: the resolution target of an escalation and when it passed. */
+    ("ALTER TABLE escalations ADD COLUMN resolve_by BIGINT;"
+     "ALTER TABLE escalations ADD COLUMN resolution_breached_at BIGINT;"),
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -157,20 +160,24 @@ static const char *const migrations[] = {
                    "WHERE ticket_id = ?1 ORDER BY id")                         \
     X(ESC_OPEN_GET, "SELECT id, ticket_id, state, team, priority, opened_at, " \
                     "closed_at, owner, acknowledged_at, respond_by, "          \
-                    "ack_repeats, levels FROM escalations WHERE ticket_id = ?1 " \
+                    "ack_repeats, levels, resolve_by, resolution_breached_at " \
+                    "FROM escalations WHERE ticket_id = ?1 "                   \
                     "AND state IN ('open', 'acknowledged') ORDER BY id DESC "  \
                     "LIMIT 1")                                                 \
     X(ESC_INSERT, "INSERT INTO escalations (ticket_id, state, team, priority, " \
                   "opened_at, closed_at, owner, acknowledged_at, respond_by, " \
-                  "ack_repeats, levels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "  \
-                  "?8, ?9, ?10, ?11)")                                         \
+                  "ack_repeats, levels, resolve_by, resolution_breached_at) " \
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, " \
+                  "?13)")                                                      \
     X(ESC_UPDATE, "UPDATE escalations SET ticket_id = ?1, state = ?2, "        \
                   "team = ?3, priority = ?4, opened_at = ?5, closed_at = ?6, " \
                   "owner = ?7, acknowledged_at = ?8, respond_by = ?9, "        \
-                  "ack_repeats = ?10, levels = ?11 WHERE id = ?12")            \
+                  "ack_repeats = ?10, levels = ?11, resolve_by = ?12, "        \
+                  "resolution_breached_at = ?13 WHERE id = ?14")               \
     X(ESC_LIST, "SELECT id, ticket_id, state, team, priority, opened_at, "     \
                 "closed_at, owner, acknowledged_at, respond_by, ack_repeats, " \
-                "levels FROM escalations WHERE ticket_id = ?1 ORDER BY id")    \
+                "levels, resolve_by, resolution_breached_at FROM escalations " \
+                "WHERE ticket_id = ?1 ORDER BY id")                            \
     X(LEVEL_START, "INSERT INTO escalation_levels (escalation_id, team, "      \
                    "cause, started_at, respond_by) VALUES (?1, ?2, ?3, ?4, ?5)") \
     X(LEVEL_END, "UPDATE escalation_levels SET ended_at = ?2 "                 \
@@ -239,13 +246,13 @@ static const char *const migrations[] = {
     X(INBOUND_SEEN, "SELECT id FROM inbound_events WHERE id = ?1")             \
     X(QUEUE_ALL, "SELECT e.ticket_id, e.team, e.priority, e.state, "           \
                  "e.respond_by, e.opened_at, e.owner, e.acknowledged_at, "     \
-                 "t.status, t.paused_at FROM escalations e JOIN tickets t ON " \
+                 "e.resolve_by, t.status, t.paused_at FROM escalations e JOIN tickets t ON " \
                  "t.id = e.ticket_id WHERE e.state IN ('open', 'acknowledged') " \
                  "ORDER BY e.respond_by IS NULL, e.respond_by, e.opened_at, "  \
                  "e.ticket_id")                                                \
     X(QUEUE_TEAM, "SELECT e.ticket_id, e.team, e.priority, e.state, "          \
                   "e.respond_by, e.opened_at, e.owner, e.acknowledged_at, "    \
-                  "t.status, t.paused_at FROM escalations e JOIN tickets t ON " \
+                  "e.resolve_by, t.status, t.paused_at FROM escalations e JOIN tickets t ON " \
                   "t.id = e.ticket_id WHERE e.state IN ('open', "              \
                   "'acknowledged') AND e.team = ?1 ORDER BY e.respond_by IS "  \
                   "NULL, e.respond_by, e.opened_at, e.ticket_id")              \
@@ -258,7 +265,15 @@ static const char *const migrations[] = {
                  "resolved_at - created_at END) AS resolution_avg_s "          \
                  "FROM tickets")                                               \
     X(M_ESCALATED, "SELECT COUNT(DISTINCT ticket_id) AS escalated_tickets, "   \
-                   "COUNT(*) AS escalations FROM escalations")                 \
+                   "COUNT(*) AS escalations, "                                 \
+                   "SUM(CASE WHEN resolve_by IS NOT NULL AND "                 \
+                   "resolution_breached_at IS NULL AND closed_at IS NOT NULL " \
+                   "THEN 1 ELSE 0 END) AS resolution_met, "                    \
+                   "SUM(CASE WHEN resolution_breached_at IS NOT NULL THEN 1 "  \
+                   "ELSE 0 END) AS resolution_breached FROM escalations")      \
+    X(M_CSAT, "SELECT COUNT(*) AS responses, AVG(CAST(json_extract(data, "     \
+              "'$.score') AS REAL)) AS average FROM events WHERE kind = "      \
+              "'satisfaction'")                                                \
     X(M_REPEATS, "SELECT COUNT(*) AS n FROM (SELECT ticket_id FROM "           \
                  "escalations GROUP BY ticket_id HAVING COUNT(*) > 1) r")      \
     X(M_LEVELS, "SELECT l.team AS level, COUNT(*) AS entered, "                \
@@ -557,16 +572,17 @@ static int sq_escalation_put(store *b, json_t *row)
 {
     static const char *const cols[] = {
         "ticket_id", "state", "team", "priority", "opened_at", "closed_at",
-        "owner", "acknowledged_at", "respond_by", "ack_repeats", "levels"};
+        "owner", "acknowledged_at", "respond_by", "ack_repeats", "levels",
+        "resolve_by", "resolution_breached_at"};
     sqlite_store *s = SS(b);
     json_t *id = json_object_get(row, "id");
     sqlite3_stmt *st = stmt(s, id ? S_ESC_UPDATE : S_ESC_INSERT);
     if (!st)
         return STORE_ERROR;
-    for (int i = 0; i < 11; i++)
+    for (int i = 0; i < 13; i++)
         bind_json(st, i + 1, json_object_get(row, cols[i]));
     if (id)
-        bind_json(st, 12, id);
+        bind_json(st, 14, id);
     int rc = exec_stmt(s, st, "escalation_put");
     if (rc == STORE_OK && !id)
         json_object_set_new(row, "id",
@@ -908,6 +924,11 @@ static int sq_metrics(store *b, json_t **out)
         row_stmt(s, st, &row, "metrics") != STORE_OK)
         goto done;
     json_object_set(m, "repeat_escalations", json_object_get(row, "n"));
+    json_decref(row);
+    row = NULL;
+    if (!(st = stmt(s, S_M_CSAT)) || row_stmt(s, st, &row, "metrics") != STORE_OK)
+        goto done;
+    json_object_set(m, "satisfaction", row);
     if (!(st = stmt(s, S_M_LEVELS)) || rows_stmt(s, st, &rows, "metrics") != STORE_OK)
         goto done;
     json_object_set_new(m, "levels", rows);

@@ -27,7 +27,7 @@ static const char *const POLICY =
     "    holidays: [2026-11-26, 2026-12-25]\n"
     "teams:\n"
     "  - {id: carrier, calendar: us_east, respond_within: 2h, "
-    "follow_up: [1h, 24h]}\n"
+    "follow_up: [1h, 24h], resolve_within: 16h}\n"
     "  - {id: l1, respond_within: 2h}\n"
     "priorities:\n"
     "  - {id: normal}\n"
@@ -168,6 +168,66 @@ static void business_hours_fact(void **state)
     json_decref(j);
 }
 
+static int64_t at(const char *s)
+{
+    int64_t t;
+    assert_int_equal(esc_time_parse(s, &t), 0);
+    return t;
+}
+
+/* The resolution target, like respond_by, in the team's opening hours:
+ * 16h asked at 16:00 on Wednesday 2026-11-25 (Thursday a holiday) is 1h on
+ * Wednesday, 8h on Friday, 7h on Monday: 16:00 New York on Monday. */
+static void resolve_by_in_business_time(void **state)
+{
+    (void)state;
+    json_t *j = decide("my port failed", "2026-11-25T21:00:00Z");
+    assert_string_equal(json_string_value(json_object_get(j, "resolve_by")),
+                        "2026-11-30T21:00:00Z");
+    json_decref(j);
+    j = decide("hello", "2026-11-25T21:00:00Z");
+    assert_true(json_is_null(json_object_get(j, "resolve_by")));
+    json_decref(j);
+}
+
+/* The public business-time functions the service counts its own
+ * durations with. */
+static void time_add_and_between(void **state)
+{
+    (void)state;
+    int64_t out = 0;
+    assert_int_equal(esc_policy_time_add(policy, "us_east",
+                                         at("2026-11-25T21:00:00Z"), 16 * 3600,
+                                         &out), ESC_OK);
+    assert_int_equal(out, at("2026-11-30T21:00:00Z"));
+    assert_int_equal(esc_policy_time_between(policy, "us_east",
+                                             at("2026-11-25T21:00:00Z"),
+                                             at("2026-11-30T21:00:00Z"), &out),
+                     ESC_OK);
+    assert_int_equal(out, 16 * 3600);
+    /* Nights, the weekend and the holiday count nothing. */
+    assert_int_equal(esc_policy_time_between(policy, "us_east",
+                                             at("2026-11-25T22:00:00Z"),
+                                             at("2026-11-27T14:00:00Z"), &out),
+                     ESC_OK);
+    assert_int_equal(out, 0);
+    assert_int_equal(esc_policy_time_between(policy, "us_east",
+                                             at("2026-11-27T14:00:00Z"),
+                                             at("2026-11-25T22:00:00Z"), &out),
+                     ESC_OK);
+    assert_int_equal(out, 0);
+    /* Without a calendar: wall-clock time. */
+    assert_int_equal(esc_policy_time_add(policy, NULL, 100, 50, &out), ESC_OK);
+    assert_int_equal(out, 150);
+    assert_int_equal(esc_policy_time_between(policy, "", 100, 150, &out),
+                     ESC_OK);
+    assert_int_equal(out, 50);
+    assert_int_equal(esc_policy_time_add(policy, "nowhere", 0, 1, &out),
+                     ESC_EINVAL);
+    assert_int_equal(esc_policy_time_add(policy, "us_east", 0, -1, &out),
+                     ESC_EINVAL);
+}
+
 static void diagnostics(void **state)
 {
     (void)state;
@@ -212,6 +272,8 @@ int main(void)
         cmocka_unit_test(wall_clock_without_calendar),
         cmocka_unit_test(follow_ups_in_business_time),
         cmocka_unit_test(business_hours_fact),
+        cmocka_unit_test(resolve_by_in_business_time),
+        cmocka_unit_test(time_add_and_between),
         cmocka_unit_test(diagnostics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
