@@ -1196,9 +1196,11 @@ static int on_message(ctx *c, const char *from)
             rc = ops->escalation_put(c->svc->st, esc);
     }
     json_decref(esc);
+    /* The customer's answer ends the wait on the customer: back to where
+     * the ticket was, escalated while an escalation is open. */
     if (rc == STORE_OK && !strcmp(from, "customer") &&
         !strcmp(jstr(c->doc, "status") ? jstr(c->doc, "status") : "", "pending"))
-        rc = set_status(c, "open");
+        rc = set_status(c, g == STORE_OK ? "escalated" : "open");
     return rc;
 }
 

@@ -64,7 +64,7 @@ advance 10h
 [ "$(events P-1 | jq 'map(select(. == "sla_breach")) | length')" = 0 ] || fail "a paused clock breached"
 api POST /v1/tickets/P-1/messages '{"from":"customer","text":"Here is the account number you asked for."}'
 expect_status 200 "the customer answers: the clock runs again"
-expect '.status' '"open"'
+expect '.status' '"escalated"' "back to escalated: the escalation is still open"
 advance 2h59m
 [ "$(events P-1 | jq 'map(select(. == "sla_breach")) | length')" = 0 ] || fail "breached before the 3 hours left"
 advance 2m
