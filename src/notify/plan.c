@@ -41,8 +41,51 @@ json_t *notify_policy_info(const char *dump)
         if (id)
             json_object_set_new(teams, id, json_string(name ? name : id));
     }
+    /* Lifecycle entries: whether the policy names any (else the setting
+     * notify_events decides), and each team's chain_step entries. */
+    bool lifecycle = false;
+    json_t *chain = json_object();
+    json_array_foreach(json_object_get(d, "notifications"), i, x)
+    {
+        json_t *on = json_object_get(x, "on"), *e;
+        size_t k;
+        json_array_foreach(on, k, e)
+        {
+            const char *name = json_string_value(e);
+            if (name && strcmp(name, "escalated"))
+                lifecycle = true;
+            if (name && !strcmp(name, "chain_step") && jstr(x, "team")) {
+                json_t *list = json_object_get(chain, jstr(x, "team"));
+                if (!list) {
+                    list = json_array();
+                    json_object_set_new(chain, jstr(x, "team"), list);
+                }
+                json_array_append_new(list, json_pack("{s:s, s:s}", "channel",
+                                                      jstr(x, "channel"), "to",
+                                                      jstr(x, "to") ? jstr(x, "to")
+                                                                    : jstr(x, "channel")));
+            }
+        }
+    }
     json_decref(d);
-    return json_pack("{s:o, s:o}", "priorities", prios, "teams", teams);
+    return json_pack("{s:o, s:o, s:b, s:o}", "priorities", prios, "teams", teams,
+                     "lifecycle", lifecycle, "chain", chain);
+}
+
+/* Whether a decision's notification answers event: entries without "on"
+ * answer the escalation only. */
+static bool answers(json_t *n, const char *event)
+{
+    json_t *on = json_object_get(n, "on"), *e;
+    size_t i;
+    if (!on)
+        return !strcmp(event, "escalated");
+    json_array_foreach(on, i, e)
+    {
+        if (json_string_value(e) && !strcmp(json_string_value(e), event))
+            return true;
+    }
+    return false;
 }
 
 /* A team's short name: "Level 2: Technical Support" -> "Level 2". */
@@ -180,7 +223,7 @@ static int plan_escalation(store *st, const notify_event *ev, json_t *base, int 
     {
         const char *channel = jstr(n, "channel"), *to = jstr(n, "to");
         const char *text = jstr(n, "text") ? jstr(n, "text") : "";
-        if (!channel || rc != STORE_OK)
+        if (!channel || rc != STORE_OK || !answers(n, "escalated"))
             continue;
         if (!to)
             to = !strcmp(channel, "customer") ? "customer" : channel;
@@ -240,6 +283,80 @@ static json_t *escalation_audience(store *st, const char *ticket)
     return out;
 }
 
+/* The notifications of the decision behind the ticket's latest
+ * escalation (its outbox payload keeps them), or NULL. */
+static json_t *escalation_entries(store *st, const char *ticket)
+{
+    json_t *rows = NULL, *found = NULL;
+    if (st->ops->outbox_list(st, ticket, &rows) != STORE_OK)
+        return NULL;
+    for (size_t i = json_array_size(rows); i-- > 0 && !found;) {
+        json_t *r = json_array_get(rows, i);
+        if (!jstr(r, "kind") || strcmp(jstr(r, "kind"), "escalation"))
+            continue;
+        json_t *pl = json_object_get(r, "payload");
+        json_t *own = json_is_string(pl) ? json_loads(json_string_value(pl), 0, NULL)
+                                         : json_incref(pl);
+        json_t *list = json_object_get(own, "notifications");
+        if (json_is_array(list))
+            found = json_incref(list);
+        json_decref(own);
+    }
+    json_decref(rows);
+    return found;
+}
+
+/* The policy's audience of a lifecycle event: the entries of the
+ * escalation's decision whose `on` names it, and for a chain step the
+ * chain_step entries of the team the chain moved to. Each item is
+ * {channel, to, key (the escalation's delivery to it, for a pager's
+ * acknowledge), text (when the entry has its own)}. */
+static json_t *policy_audience(store *st, const notify_event *ev, const char *event)
+{
+    json_t *known = escalation_audience(st, ev->ticket);
+    if (!known)
+        return NULL;
+    json_t *entries = escalation_entries(st, ev->ticket), *cands = json_array(), *n;
+    size_t i, k;
+    json_array_foreach(entries, i, n)
+    {
+        if (!jstr(n, "channel") || !answers(n, event) || !strcmp(jstr(n, "channel"), "customer"))
+            continue;
+        json_t *c = json_pack("{s:s, s:s}", "channel", jstr(n, "channel"), "to",
+                              jstr(n, "to") ? jstr(n, "to") : jstr(n, "channel"));
+        if (json_is_true(json_object_get(n, "own_text")) && jstr(n, "text"))
+            json_object_set(c, "text", json_object_get(n, "text"));
+        json_array_append_new(cands, c);
+    }
+    json_decref(entries);
+    const char *to = jstr(ev->data, "to"), *from = jstr(ev->data, "team");
+    if (!strcmp(event, "chain_step") && to && (!from || strcmp(to, from)))
+        json_array_extend(cands, json_object_get(json_object_get(ev->policy, "chain"), to));
+    json_t *out = json_array(), *c, *a;
+    json_array_foreach(cands, i, c)
+    {
+        bool dup = false;
+        json_array_foreach(out, k, a)
+        {
+            dup |= !strcmp(jstr(a, "channel"), jstr(c, "channel")) &&
+                   !strcmp(jstr(a, "to"), jstr(c, "to"));
+        }
+        if (dup)
+            continue;
+        json_t *item = json_deep_copy(c);
+        json_array_foreach(known, k, a)
+        {
+            if (!strcmp(jstr(a, "channel"), jstr(c, "channel")) &&
+                !strcmp(jstr(a, "to"), jstr(c, "to")))
+                json_object_set(item, "key", json_object_get(a, "key"));
+        }
+        json_array_append_new(out, item);
+    }
+    json_decref(cands);
+    json_decref(known);
+    return out;
+}
+
 static int plan_lifecycle(store *st, const notify_event *ev, json_t *base, int *added)
 {
     const char *id = ev->ticket;
@@ -292,7 +409,13 @@ static int plan_lifecycle(store *st, const notify_event *ev, json_t *base, int *
     snprintf(sub, sizeof(sub), "%s - Ticket #%s - %s", label, id, team);
     json_object_set_new(base, "subject", json_string(sub));
     json_object_set_new(base, "text", json_string(text));
-    json_t *aud = escalation_audience(st, id), *a;
+    /* The policy's entries for the event; without any in the policy, the
+     * escalation's audience for the events of the setting notify_events. */
+    const char *event = !strcmp(k, "ack_timeout") ? "chain_step" : k;
+    bool by_policy = json_is_true(json_object_get(ev->policy, "lifecycle"));
+    if (!by_policy && !listed(ev->events, k))
+        return STORE_OK;
+    json_t *aud = by_policy ? policy_audience(st, ev, event) : escalation_audience(st, id), *a;
     if (!aud)
         return STORE_ERROR;
     size_t i;
@@ -303,12 +426,12 @@ static int plan_lifecycle(store *st, const notify_event *ev, json_t *base, int *
             break;
         char fact[33];
         fact_of(ev->outbox_key, jstr(a, "channel"), jstr(a, "to"), fact);
-        json_t *msg = json_incref(base);
-        if (!strcmp(k, "acknowledged")) {
+        json_t *msg = json_deep_copy(base);
+        if (jstr(a, "text"))
+            json_object_set(msg, "text", json_object_get(a, "text"));
+        if (!strcmp(k, "acknowledged") && jstr(a, "key")) {
             /* A pager acknowledges the incident its escalation opened
              * rather than opening another. */
-            msg = json_deep_copy(base);
-            json_decref(base);
             json_object_set_new(msg, "pager_action", json_string("acknowledge"));
             json_object_set(msg, "pager_dedup_key", json_object_get(a, "key"));
         }
@@ -323,8 +446,6 @@ int notify_plan(store *st, const notify_event *ev, int *added)
 {
     *added = 0;
     bool escalation = !strcmp(ev->kind, "escalation");
-    if (!escalation && !listed(ev->events, ev->kind))
-        return STORE_OK;
     json_t *dec = ev->decision;
     const char *priority = dec && jstr(dec, "priority") ? jstr(dec, "priority")
                            : jstr(ev->data, "priority") ? jstr(ev->data, "priority")
