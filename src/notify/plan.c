@@ -42,34 +42,36 @@ json_t *notify_policy_info(const char *dump)
             json_object_set_new(teams, id, json_string(name ? name : id));
     }
     /* Lifecycle entries: whether the policy names any (else the setting
-     * notify_events decides), and each team's chain_step entries. */
+     * notify_events decides); and each team's entries, which tell the
+     * team of a manual escalation and of a chain step that reach it. */
     bool lifecycle = false;
-    json_t *chain = json_object();
+    json_t *team_notify = json_object();
     json_array_foreach(json_object_get(d, "notifications"), i, x)
     {
         json_t *on = json_object_get(x, "on"), *e;
         size_t k;
         json_array_foreach(on, k, e)
         {
-            const char *name = json_string_value(e);
-            if (name && strcmp(name, "escalated"))
+            if (json_string_value(e) && strcmp(json_string_value(e), "escalated"))
                 lifecycle = true;
-            if (name && !strcmp(name, "chain_step") && jstr(x, "team")) {
-                json_t *list = json_object_get(chain, jstr(x, "team"));
-                if (!list) {
-                    list = json_array();
-                    json_object_set_new(chain, jstr(x, "team"), list);
-                }
-                json_array_append_new(list, json_pack("{s:s, s:s}", "channel",
-                                                      jstr(x, "channel"), "to",
-                                                      jstr(x, "to") ? jstr(x, "to")
-                                                                    : jstr(x, "channel")));
-            }
         }
+        const char *team = jstr(x, "team"), *channel = jstr(x, "channel");
+        if (!team || !channel)
+            continue;
+        json_t *list = json_object_get(team_notify, team);
+        if (!list) {
+            list = json_array();
+            json_object_set_new(team_notify, team, list);
+        }
+        json_array_append_new(list, json_pack("{s:s, s:s, s:O, s:b}", "channel", channel,
+                                              "to", jstr(x, "to") ? jstr(x, "to") : channel,
+                                              "on", on ? on : json_null(), "conditional",
+                                              json_object_get(x, "when") &&
+                                                  !json_is_null(json_object_get(x, "when"))));
     }
     json_decref(d);
     return json_pack("{s:o, s:o, s:b, s:o}", "priorities", prios, "teams", teams,
-                     "lifecycle", lifecycle, "chain", chain);
+                     "lifecycle", lifecycle, "team_notify", team_notify);
 }
 
 /* Whether a decision's notification answers event: entries without "on"
@@ -126,6 +128,22 @@ static bool listed(const char *list, const char *word)
     return false;
 }
 
+/* Appends to out the {channel, to} of team's entries that answer event
+ * unconditionally (a condition needs a decision about the team). */
+static void team_entries(json_t *policy, const char *team, const char *event, json_t *out)
+{
+    json_t *list = json_object_get(json_object_get(policy, "team_notify"), team), *n;
+    size_t i;
+    json_array_foreach(list, i, n)
+    {
+        if (answers(n, event) && !json_is_true(json_object_get(n, "conditional")) &&
+            strcmp(jstr(n, "channel"), "customer"))
+            json_array_append_new(out, json_pack("{s:O, s:O}", "channel",
+                                                 json_object_get(n, "channel"), "to",
+                                                 json_object_get(n, "to")));
+    }
+}
+
 static json_t *time_json(json_t *v)
 {
     char buf[40];
@@ -166,12 +184,16 @@ static void fact_of(const char *channel, const char *to, const char *text, char 
         snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
 
-static int add(store *st, const notify_event *ev, const char *event, const char *channel,
-               const char *to, const char *fact, json_t *msg, const char *state,
-               int *added)
+/* own_key: the delivery's idempotency key; NULL: OUTBOX_KEY:CHANNEL:TO. */
+static int add_keyed(store *st, const notify_event *ev, const char *own_key,
+                     const char *event, const char *channel, const char *to,
+                     const char *fact, json_t *msg, const char *state, int *added)
 {
     char key[1024];
-    snprintf(key, sizeof(key), "%s:%s:%s", ev->outbox_key, channel, to);
+    if (own_key)
+        snprintf(key, sizeof(key), "%s", own_key);
+    else
+        snprintf(key, sizeof(key), "%s:%s:%s", ev->outbox_key, channel, to);
     json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:I, s:I, s:I}",
                             "idempotency_key", key, "outbox_key", ev->outbox_key,
                             "ticket_id", ev->ticket, "event", event, "channel", channel,
@@ -187,6 +209,13 @@ static int add(store *st, const notify_event *ev, const char *event, const char 
     if (rc == STORE_OK)
         (*added)++;
     return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+static int add(store *st, const notify_event *ev, const char *event, const char *channel,
+               const char *to, const char *fact, json_t *msg, const char *state,
+               int *added)
+{
+    return add_keyed(st, ev, NULL, event, channel, to, fact, msg, state, added);
 }
 
 static bool chat_like(json_t *doc)
@@ -219,7 +248,24 @@ static int plan_escalation(store *st, const notify_event *ev, json_t *base, int 
     if (cmsg)
         json_object_set_new(base, "customer_message", json_string(cmsg));
     int rc = STORE_OK;
-    json_array_foreach(list, i, n)
+    json_t *all = json_array();
+    const char *cause = jstr(ev->data, "cause");
+    if (cause && !strncmp(cause, "manual:", 7) && jstr(ev->data, "team")) {
+        /* Someone escalated by hand: the receiving team's own entries
+         * tell it, whatever the decision says. */
+        char text[1400], who[128];
+        team_short(ev->policy, jstr(ev->data, "team"), who, sizeof(who));
+        snprintf(text, sizeof(text), "Escalated by hand to %s: ticket %s%s%s%s. Reason:%s",
+                 who, ev->ticket, subject ? " (" : "", subject ? subject : "",
+                 subject ? ")" : "", cause + 7);
+        team_entries(ev->policy, jstr(ev->data, "team"), "escalated", all);
+        json_array_foreach(all, i, n)
+        {
+            json_object_set_new(n, "text", json_string(text));
+        }
+    }
+    json_array_extend(all, json_is_array(list) ? list : NULL);
+    json_array_foreach(all, i, n)
     {
         const char *channel = jstr(n, "channel"), *to = jstr(n, "to");
         const char *text = jstr(n, "text") ? jstr(n, "text") : "";
@@ -232,8 +278,8 @@ static int plan_escalation(store *st, const notify_event *ev, json_t *base, int 
         /* The same fact told to the same recipient once is enough. */
         int seen = st->ops->delivery_fact_seen(st, ev->ticket, channel, to, fact);
         if (seen == STORE_ERROR)
-            return seen;
-        if (seen == STORE_OK)
+            rc = seen;
+        if (seen != STORE_NOTFOUND)
             continue;
         json_t *msg = json_deep_copy(base);
         json_object_set_new(msg, "text", json_string(text));
@@ -242,6 +288,7 @@ static int plan_escalation(store *st, const notify_event *ev, json_t *base, int 
                  to_customer && chat_like(ev->doc) ? "returned" : "pending", added);
         json_decref(msg);
     }
+    json_decref(all);
     return rc;
 }
 
@@ -331,7 +378,7 @@ static json_t *policy_audience(store *st, const notify_event *ev, const char *ev
     json_decref(entries);
     const char *to = jstr(ev->data, "to"), *from = jstr(ev->data, "team");
     if (!strcmp(event, "chain_step") && to && (!from || strcmp(to, from)))
-        json_array_extend(cands, json_object_get(json_object_get(ev->policy, "chain"), to));
+        team_entries(ev->policy, to, "chain_step", cands);
     json_t *out = json_array(), *c, *a;
     json_array_foreach(cands, i, c)
     {
@@ -442,6 +489,50 @@ static int plan_lifecycle(store *st, const notify_event *ev, json_t *base, int *
     return rc;
 }
 
+/* The ticket is resolved or closed: every incident its pages opened is
+ * resolved, with the key of the trigger that opened it. */
+static int plan_resolved(store *st, const notify_event *ev, json_t *base, int *added)
+{
+    json_t *filter = json_pack("{s:s, s:i}", "ticket", ev->ticket, "limit", 1000);
+    json_t *rows = NULL, *r;
+    size_t i;
+    int rc = st->ops->deliveries_list(st, filter, &rows);
+    json_decref(filter);
+    if (rc != STORE_OK)
+        return rc;
+    char text[800];
+    const char *subject = jstr(json_object_get(base, "ticket"), "subject");
+    snprintf(text, sizeof(text), "Resolved: ticket %s%s%s%s is %s.", ev->ticket,
+             subject ? " (" : "", subject ? subject : "", subject ? ")" : "",
+             jstr(ev->data, "status") ? jstr(ev->data, "status") : "resolved");
+    json_object_set_new(base, "text", json_string(text));
+    json_array_foreach(rows, i, r)
+    {
+        const char *ch = jstr(r, "channel"), *to = jstr(r, "recipient");
+        if (rc != STORE_OK || !ch || !to || strcmp(notify_default_kind(ch), "pager"))
+            continue;
+        json_t *m = json_object_get(r, "message");
+        json_t *own = json_is_string(m) ? json_loads(json_string_value(m), 0, NULL)
+                                        : json_incref(m);
+        bool trigger = !jstr(own, "pager_action");
+        json_decref(own);
+        if (!trigger || !jstr(r, "idempotency_key"))
+            continue;
+        json_t *msg = json_deep_copy(base);
+        json_object_set_new(msg, "pager_action", json_string("resolve"));
+        json_object_set(msg, "pager_dedup_key", json_object_get(r, "idempotency_key"));
+        /* One resolve per incident: its key is the trigger's, suffixed. */
+        char key[1100];
+        snprintf(key, sizeof(key), "%s:resolve", jstr(r, "idempotency_key"));
+        char fact[33];
+        fact_of(ev->outbox_key, ch, jstr(r, "idempotency_key"), fact);
+        rc = add_keyed(st, ev, key, "resolved", ch, to, fact, msg, "pending", added);
+        json_decref(msg);
+    }
+    json_decref(rows);
+    return rc;
+}
+
 int notify_plan(store *st, const notify_event *ev, int *added)
 {
     *added = 0;
@@ -472,8 +563,9 @@ int notify_plan(store *st, const notify_event *ev, int *added)
         return STORE_ERROR;
     if (dec && json_object_get(dec, "targets"))
         json_object_set(base, "targets", json_object_get(dec, "targets"));
-    int rc = escalation ? plan_escalation(st, ev, base, added)
-                        : plan_lifecycle(st, ev, base, added);
+    int rc = escalation                       ? plan_escalation(st, ev, base, added)
+             : !strcmp(ev->kind, "resolved") ? plan_resolved(st, ev, base, added)
+                                             : plan_lifecycle(st, ev, base, added);
     json_decref(base);
     return rc;
 }

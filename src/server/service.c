@@ -925,6 +925,15 @@ static int set_status(ctx *c, const char *to)
             rc = ops->escalation_put(c->svc->st, esc);
             if (rc == STORE_OK)
                 rc = ops->level_end(c->svc->st, jint(esc, "id", 0), c->now);
+            if (rc == STORE_OK) {
+                /* Pages opened for the escalation are resolved. */
+                char key[32];
+                snprintf(key, sizeof(key), "%" PRId64, jint(esc, "id", 0));
+                rc = outbox(c, "resolved", key,
+                            json_pack("{s:s, s:I, s:s, s:O}", "ticket", c->id, "escalation",
+                                      (json_int_t)jint(esc, "id", 0), "status", target,
+                                      "team", json_object_get(esc, "team")));
+            }
         } else if (g == STORE_ERROR) {
             rc = STORE_ERROR;
         }
