@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -152,6 +153,12 @@ typedef struct notifier notifier;
 notifier *notifier_new(const server_config *cfg);
 /* Starts the delivery thread. */
 int notifier_start(notifier *n);
+/* Puts routes (taken over, from notify_routes_load) in force for the
+ * attempts that start from now on; the old table is freed. */
+void notifier_set_routes(notifier *n, notify_routes *routes);
+/* The delivery counters by channel in Prometheus text: delivered, failed
+ * attempts, retries and dead letters since the start (zeros for n NULL). */
+void notifier_metrics(notifier *n, FILE *f);
 /* Tells the thread that new deliveries may be due (cheap, any thread). */
 void notifier_wake(notifier *n);
 /* Stops the thread (in-flight attempts stay 'sending' and are sent again

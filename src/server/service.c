@@ -1549,6 +1549,7 @@ char *service_metrics_text(service *svc)
     fprintf(f, "# HELP escalator_tickets Tickets stored.\n"
                "# TYPE escalator_tickets gauge\nescalator_tickets %" PRId64 "\n",
             tickets);
+    notifier_metrics(svc->notifier, f);
     fclose(f);
     return out;
 }
@@ -1556,10 +1557,25 @@ char *service_metrics_text(service *svc)
 int service_reload(service *svc, json_t **body)
 {
     esc_policy *p = NULL;
+    /* The routes file is read again too; a bad one refuses the reload and
+     * the routes and policy in force stay. */
+    char rerr[700];
+    notify_routes *routes = notify_routes_load(svc->cfg->notify_routes, rerr, sizeof(rerr));
+    if (!routes) {
+        atomic_fetch_add(&svc->n_reload_failures, 1);
+        fprintf(stderr, "escalator serve: reload refused: notify_routes: %s\n", rerr);
+        *body = service_error("invalid_routes", rerr, svc->cfg->notify_routes);
+        return 422;
+    }
     if (load_policy(svc, &p, body) != 0) {
+        notify_routes_free(&routes);
         atomic_fetch_add(&svc->n_reload_failures, 1);
         return 422;
     }
+    if (svc->notifier)
+        notifier_set_routes(svc->notifier, routes);
+    else
+        notify_routes_free(&routes);
     json_t *rules = rule_map(p);
     char *dump = esc_policy_dump(p);
     json_t *info = notify_policy_info(dump);
