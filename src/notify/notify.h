@@ -134,7 +134,9 @@ typedef enum {
     INBOUND_IGNORE,  /* an event type escalator does not use */
     INBOUND_TICKET,  /* body: a ticket document for POST /v1/tickets */
     INBOUND_MESSAGE, /* body: a message for POST /v1/tickets/{id}/messages */
-    INBOUND_EVENT    /* body: an event for POST /v1/tickets/{id}/events */
+    INBOUND_EVENT,   /* body: an event for POST /v1/tickets/{id}/events */
+    INBOUND_UPDATE   /* body: {"fields": {...}} and/or {"level": ...} to merge
+                        into the stored ticket */
 } inbound_op;
 
 /* Maps a Zendesk webhook payload ({type, id, time, subject, detail,
