@@ -1624,14 +1624,15 @@ static const esc__tmpl *customer_tmpl(const ev *e, const esc__template *t)
 
 typedef struct notif {
     const char *channel, *to, *text;
-    unsigned on;   /* ESC__ON_* */
-    bool own_text; /* text or template given, not the generic line */
+    unsigned on;      /* ESC__ON_* */
+    bool own_text;    /* text or template given, not the generic line */
+    const char *team; /* the team whose entry it is, or NULL */
 } notif;
 
 /* mask: the events these entries may answer in a decision (a team's
  * chain_step goes out from the service when the chain reaches it). */
 static void add_notifs(ev *e, const esc__notify *nt, size_t n, unsigned mask,
-                       notif **v, size_t *nv, size_t *cap)
+                       const char *team, notif **v, size_t *nv, size_t *cap)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned on = nt[i].on & mask;
@@ -1645,7 +1646,7 @@ static void add_notifs(ev *e, const esc__notify *nt, size_t n, unsigned mask,
                            nt[i].to ? nt[i].to : "");
         if (dup)
             continue;
-        notif x = {.channel = nt[i].channel, .to = nt[i].to, .on = on};
+        notif x = {.channel = nt[i].channel, .to = nt[i].to, .on = on, .team = team};
         const esc__template *tm =
             nt[i].tmpl >= 0 ? &e->p->templates[nt[i].tmpl] : NULL;
         if (nt[i].has_text || (tm && tm->has_note)) {
@@ -1997,14 +1998,14 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
                            deadline(&e, tm->calendar, tm->follow_ups[k]),
                            tm->id);
         }
-        add_notifs(&e, pr->notify, pr->n_notify, ~0u, &nts, &nnt, &capnt);
+        add_notifs(&e, pr->notify, pr->n_notify, ~0u, NULL, &nts, &nnt, &capnt);
         for (size_t i = 0; i < nt; i++)
             add_notifs(&e, p->teams[targets[i]].notify,
                        p->teams[targets[i]].n_notify, ~(unsigned)ESC__ON_CHAIN_STEP,
-                       &nts, &nnt, &capnt);
+                       p->teams[targets[i]].id, &nts, &nnt, &capnt);
         for (size_t i = 0; i < no; i++)
             add_notifs(&e, p->rules[order[i]].notify,
-                       p->rules[order[i]].n_notify, ~0u, &nts, &nnt, &capnt);
+                       p->rules[order[i]].n_notify, ~0u, NULL, &nts, &nnt, &capnt);
         e.missing = miss;
         e.n_missing = nmiss;
         note = tmpl && tmpl->has_note ? render_str(&e, &tmpl->note)
@@ -2144,6 +2145,12 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
                                    esc__notify_events[k]);
             esc__sb_printf(&js, "],\"own_text\":%s",
                            nts[i].own_text ? "true" : "false");
+            if (nts[i].team) {
+                /* A team's follow-up reminders go to the team that owns
+                 * the follow-up. */
+                esc__sb_puts(&js, ",\"team\":");
+                json_s(&js, nts[i].team);
+            }
         }
         esc__sb_putc(&js, '}');
     }

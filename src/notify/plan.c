@@ -354,8 +354,9 @@ static json_t *escalation_entries(store *st, const char *ticket)
 }
 
 /* The policy's audience of a lifecycle event: the entries of the
- * escalation's decision whose `on` names it, and for a chain step the
- * chain_step entries of the team the chain moved to. Each item is
+ * escalation's decision whose `on` names it; and the unconditional entries
+ * of the team concerned: for a chain step the team the chain moved to,
+ * else the team that has the escalation or owns the follow-up. Each item is
  * {channel, to, key (the escalation's delivery to it, for a pager's
  * acknowledge), text (when the entry has its own)}. */
 static json_t *policy_audience(store *st, const notify_event *ev, const char *event)
@@ -369,6 +370,11 @@ static json_t *policy_audience(store *st, const notify_event *ev, const char *ev
     {
         if (!jstr(n, "channel") || !answers(n, event) || !strcmp(jstr(n, "channel"), "customer"))
             continue;
+        /* A team's follow-up entry reminds that team of its own follow-ups. */
+        const char *owner = jstr(ev->data, "follow_up_team");
+        if (!strcmp(event, "follow_up") && jstr(n, "team") && owner &&
+            strcmp(jstr(n, "team"), owner))
+            continue;
         json_t *c = json_pack("{s:s, s:s}", "channel", jstr(n, "channel"), "to",
                               jstr(n, "to") ? jstr(n, "to") : jstr(n, "channel"));
         if (json_is_true(json_object_get(n, "own_text")) && jstr(n, "text"))
@@ -377,8 +383,19 @@ static json_t *policy_audience(store *st, const notify_event *ev, const char *ev
     }
     json_decref(entries);
     const char *to = jstr(ev->data, "to"), *from = jstr(ev->data, "team");
-    if (!strcmp(event, "chain_step") && to && (!from || strcmp(to, from)))
-        team_entries(ev->policy, to, "chain_step", cands);
+    if (!strcmp(event, "chain_step")) {
+        if (to && (!from || strcmp(to, from)))
+            team_entries(ev->policy, to, "chain_step", cands);
+    } else {
+        /* The team that has the escalation (or owns the follow-up) hears
+         * through its own entries, also when it got the ticket by hand or
+         * up the chain rather than by a decision. */
+        const char *owner = !strcmp(event, "follow_up") && jstr(ev->data, "follow_up_team")
+                                ? jstr(ev->data, "follow_up_team")
+                                : from;
+        if (owner)
+            team_entries(ev->policy, owner, event, cands);
+    }
     json_t *out = json_array(), *c, *a;
     json_array_foreach(cands, i, c)
     {

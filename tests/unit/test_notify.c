@@ -471,6 +471,28 @@ static void test_notify_entries_in_decision(void **state)
     free(js);
     esc_decision_free(&dec);
     esc_engine_free(&e);
+    esc_policy_unref(&p);
+
+    /* A team's entries for follow-ups name the team; its chain_step entry
+     * stays out of decisions (the service sends it when the chain arrives). */
+    const char *y2 = "escalator: 1\nname: n\npriorities: [{id: high}]\n"
+                     "rules:\n  - {id: r, when: subject contains down, targets: [l2]}\n"
+                     "teams:\n  - id: l2\n    notify:\n"
+                     "      - {on: [follow_up, chain_step], channel: email, to: l2-team}\n";
+    assert_int_equal(esc_policy_load_buffer("p.yaml", y2, strlen(y2), &p, &dg), 0);
+    esc_diags_free(&dg);
+    assert_int_equal(esc_engine_new(p, &e), 0);
+    assert_int_equal(esc_engine_evaluate(e, t, 1795780800, 0, &dec, &err), 0);
+    js = esc_decision_json(dec, 0, NULL);
+    d = json_loads(js, 0, NULL);
+    json_t *only = json_array_get(json_object_get(d, "notifications"), 0);
+    json_object_del(only, "text");
+    assert_json(only, "{\"channel\":\"email\",\"on\":[\"follow_up\"],\"own_text\":false,"
+                      "\"team\":\"l2\",\"to\":\"l2-team\"}");
+    json_decref(d);
+    free(js);
+    esc_decision_free(&dec);
+    esc_engine_free(&e);
     esc_ticket_free(&t);
     esc_policy_unref(&p);
 }
