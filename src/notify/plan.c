@@ -129,14 +129,22 @@ static bool listed(const char *list, const char *word)
 }
 
 /* Appends to out the {channel, to} of team's entries that answer event
- * unconditionally (a condition needs a decision about the team). */
+ * unconditionally (a condition needs a decision about the team); event
+ * NULL: whatever event they answer, each (channel, to) once. */
 static void team_entries(json_t *policy, const char *team, const char *event, json_t *out)
 {
-    json_t *list = json_object_get(json_object_get(policy, "team_notify"), team), *n;
-    size_t i;
+    json_t *list = json_object_get(json_object_get(policy, "team_notify"), team), *n, *o;
+    size_t i, k;
     json_array_foreach(list, i, n)
     {
-        if (answers(n, event) && !json_is_true(json_object_get(n, "conditional")) &&
+        bool dup = false;
+        json_array_foreach(event ? NULL : out, k, o)
+        {
+            dup |= !strcmp(jstr(o, "channel"), jstr(n, "channel")) &&
+                   !strcmp(jstr(o, "to"), jstr(n, "to"));
+        }
+        if (!dup && (!event || answers(n, event)) &&
+            !json_is_true(json_object_get(n, "conditional")) &&
             strcmp(jstr(n, "channel"), "customer"))
             json_array_append_new(out, json_pack("{s:O, s:O}", "channel",
                                                  json_object_get(n, "channel"), "to",
@@ -259,6 +267,10 @@ static int plan_escalation(store *st, const notify_event *ev, json_t *base, int 
                  who, ev->ticket, subject ? " (" : "", subject ? subject : "",
                  subject ? ")" : "", cause + 7);
         team_entries(ev->policy, jstr(ev->data, "team"), "escalated", all);
+        /* A team that names nobody for escalations is told through the
+         * recipients of its other entries (its follow-ups, its pager). */
+        if (!json_array_size(all))
+            team_entries(ev->policy, jstr(ev->data, "team"), NULL, all);
         json_array_foreach(all, i, n)
         {
             json_object_set_new(n, "text", json_string(text));

@@ -3,7 +3,8 @@
 # delivered by the channel it names, on the manual clock: saas-tiers'
 # overdue alerts on the dashboard, the P1 breach phoned to engineering,
 # the owning level's follow-up e-mail, the chain step that phones the next
-# level, and P4's e-mail response to a new question; ai-handoff's pages to
+# level, P4's e-mail response to a new question, and a manual escalation
+# telling the receiving level; ai-handoff's pages to
 # the on-call support manager, acknowledged and then resolved on the same
 # incident; meow-mobile's #cs-urgent alerts and follow-up reminders to the
 # owning team; registrar's team e-mails and management told of a breach;
@@ -62,6 +63,15 @@ expect '[.decision.priority, .decision.targets, .decision.escalate]' '["p4",["l1
 must P4-1 escalated email customer
 wait_for "P4's e-mail response" 20 grep -q '^Envelope-to: nadia@example.com' "$WORK/mail/mbox"
 grep -q 'Email response to nadia@example.com for P4-1' "$WORK/mail/mbox" || fail "P4's text: $(cat "$WORK/mail/mbox")"
+# A manual escalation to Level 3, which names nobody for escalations: its
+# other recipients (the follow-up e-mail, the senior on-call phone) are told.
+api POST /v1/tickets "$(saas H-1 'How do I export my invoices?')"
+expect '.decision.escalate' 'false'
+api POST /v1/tickets/H-1/events '{"type":"escalate","team":"l3","reason":"reseller contract question"}' "$AGENT"
+expect_status 200 "H-1 escalated by hand"
+must H-1 escalated email l3-team
+must H-1 escalated phone on-call-senior
+wait_for "the hand-off mail" 20 grep -q 'Escalated by hand to Level 3: ticket H-1 (Ticket H-1). Reason: reseller contract question' "$WORK/mail/mbox"
 api POST /v1/tickets/P1-1/events '{"type":"acknowledge","by":"eng-lead"}'
 expect_status 200 "P1-1 acknowledged"
 api POST /v1/tickets/P3-1/events '{"type":"acknowledge","by":"l2-agent"}'
@@ -77,7 +87,7 @@ never P1-1 sla_breach email escalations
 advance 15m   # 12:30: Level 3 did not acknowledge P2-1: the chain phones Level 4
 must P2-1 ack_timeout phone on-call-engineering
 never P2-1 ack_timeout dashboard escalation-alerts
-[ "$(requests '[.[] | select(.path == "/phone/engineering") | .json | [.routing_key, .payload.custom_details.event, .payload.summary]]' | jq -c '.[] | select(.[1] == "ack_timeout")')" = \
+[ "$(requests '[.[] | select(.path == "/phone/engineering" and .json.payload.custom_details.ticket == "P2-1") | .json | [.routing_key, .payload.custom_details.event, .payload.summary]]' | jq -c '.[] | select(.[1] == "ack_timeout")')" = \
   '["RK-ENG","ack_timeout","Not acknowledged: Level 3 did not take ticket P2-1 (Ticket P2-1) in time; escalated up the chain to Level 4."]' ] ||
     fail "the chain step's phone call: $(requests '[.[] | select(.path == "/phone/engineering") | .json]')"
 advance 4h    # 16:30: P3-1's follow-up reminds Level 2 by e-mail; P3 breached
