@@ -129,6 +129,36 @@ static void teams(esc__sb *sb, const esc_policy *p, const uint32_t *v,
     esc__sb_putc(sb, ']');
 }
 
+/* The notify entries of one priority, team or rule, each with its owner. */
+static void notifies(esc__sb *sb, const esc_policy *p, const char *scope,
+                     const char *id, const esc__notify *nt, size_t n,
+                     bool *first)
+{
+    for (size_t i = 0; i < n; i++) {
+        esc__sb_printf(sb, "%s{\"%s\":", *first ? "" : ",", scope);
+        *first = false;
+        js(sb, id);
+        esc__sb_puts(sb, ",\"on\":[");
+        for (size_t k = 0, m = 0; esc__notify_events[k]; k++)
+            if (nt[i].on & (1u << k))
+                esc__sb_printf(sb, "%s\"%s\"", m++ ? "," : "",
+                               esc__notify_events[k]);
+        esc__sb_puts(sb, "],\"channel\":");
+        js(sb, nt[i].channel);
+        esc__sb_puts(sb, ",\"to\":");
+        js(sb, nt[i].to);
+        esc__sb_puts(sb, ",\"template\":");
+        js(sb, nt[i].tmpl >= 0 ? p->templates[nt[i].tmpl].id : NULL);
+        esc__sb_printf(sb, ",\"text\":%s,\"when\":",
+                       nt[i].has_text ? "true" : "false");
+        if (nt[i].when)
+            cond(sb, nt[i].when);
+        else
+            esc__sb_puts(sb, "null");
+        esc__sb_putc(sb, '}');
+    }
+}
+
 char *esc_policy_dump(const esc_policy *p)
 {
     if (!p)
@@ -303,6 +333,18 @@ char *esc_policy_dump(const esc_policy *p)
         cond(&sb, p->advice[i].when);
         esc__sb_putc(&sb, '}');
     }
+    /* Who hears of what: every notify entry, by its owner. */
+    esc__sb_puts(&sb, "],\"notifications\":[");
+    bool first = true;
+    for (size_t i = 0; i < p->n_priorities; i++)
+        notifies(&sb, p, "priority", p->priorities[i].id,
+                 p->priorities[i].notify, p->priorities[i].n_notify, &first);
+    for (size_t i = 0; i < p->n_teams; i++)
+        notifies(&sb, p, "team", p->teams[i].id, p->teams[i].notify,
+                 p->teams[i].n_notify, &first);
+    for (size_t i = 0; i < p->n_rules; i++)
+        notifies(&sb, p, "rule", p->rules[i].id, p->rules[i].notify,
+                 p->rules[i].n_notify, &first);
     esc__sb_puts(&sb, "]}");
     return esc__sb_take(&sb, NULL);
 }

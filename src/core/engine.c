@@ -1627,24 +1627,34 @@ static const esc__tmpl *customer_tmpl(const ev *e, const esc__template *t)
 
 typedef struct notif {
     const char *channel, *to, *text;
+    unsigned on;      /* ESC__ON_* */
+    bool own_text;    /* text or template given, not the generic line */
+    const char *team; /* the team whose entry it is, or NULL */
 } notif;
 
-static void add_notifs(ev *e, const esc__notify *nt, size_t n, notif **v,
-                       size_t *nv, size_t *cap)
+/* mask: the events these entries may answer in a decision (a team's
+ * chain_step goes out from the service when the chain reaches it). */
+static void add_notifs(ev *e, const esc__notify *nt, size_t n, unsigned mask,
+                       const char *team, notif **v, size_t *nv, size_t *cap)
 {
     for (size_t i = 0; i < n; i++) {
-        if (nt[i].when && !holds(e, nt[i].when))
+        unsigned on = nt[i].on & mask;
+        if (!on || (nt[i].when && !holds(e, nt[i].when)))
             continue;
         bool dup = false;
         for (size_t k = 0; k < *nv; k++)
-            dup |= !strcmp((*v)[k].channel, nt[i].channel) &&
+            dup |= (*v)[k].on == on &&
+                   !strcmp((*v)[k].channel, nt[i].channel) &&
                    !strcmp((*v)[k].to ? (*v)[k].to : "",
                            nt[i].to ? nt[i].to : "");
         if (dup)
             continue;
-        notif x = {.channel = nt[i].channel, .to = nt[i].to};
-        if (nt[i].has_text) {
-            x.text = render_str(e, &nt[i].text);
+        notif x = {.channel = nt[i].channel, .to = nt[i].to, .on = on, .team = team};
+        const esc__template *tm =
+            nt[i].tmpl >= 0 ? &e->p->templates[nt[i].tmpl] : NULL;
+        if (nt[i].has_text || (tm && tm->has_note)) {
+            x.text = render_str(e, nt[i].has_text ? &nt[i].text : &tm->note);
+            x.own_text = true;
         } else {
             esc__sb sb;
             esc__sb_init(&sb);
@@ -2002,13 +2012,14 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
                            deadline(&e, tm->calendar, tm->follow_ups[k]),
                            tm->id);
         }
-        add_notifs(&e, pr->notify, pr->n_notify, &nts, &nnt, &capnt);
+        add_notifs(&e, pr->notify, pr->n_notify, ~0u, NULL, &nts, &nnt, &capnt);
         for (size_t i = 0; i < nt; i++)
             add_notifs(&e, p->teams[targets[i]].notify,
-                       p->teams[targets[i]].n_notify, &nts, &nnt, &capnt);
+                       p->teams[targets[i]].n_notify, ~(unsigned)ESC__ON_CHAIN_STEP,
+                       p->teams[targets[i]].id, &nts, &nnt, &capnt);
         for (size_t i = 0; i < no; i++)
             add_notifs(&e, p->rules[order[i]].notify,
-                       p->rules[order[i]].n_notify, &nts, &nnt, &capnt);
+                       p->rules[order[i]].n_notify, ~0u, NULL, &nts, &nnt, &capnt);
         e.missing = miss;
         e.n_missing = nmiss;
         note = tmpl && tmpl->has_note ? render_str(&e, &tmpl->note)
@@ -2141,6 +2152,22 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         json_s(&js, nts[i].to);
         esc__sb_puts(&js, ",\"text\":");
         json_s(&js, nts[i].text);
+        if (nts[i].on != ESC__ON_ESCALATED) {
+            /* Lifecycle events too: the service sends these later. */
+            esc__sb_puts(&js, ",\"on\":[");
+            for (size_t k = 0, m = 0; esc__notify_events[k]; k++)
+                if (nts[i].on & (1u << k))
+                    esc__sb_printf(&js, "%s\"%s\"", m++ ? "," : "",
+                                   esc__notify_events[k]);
+            esc__sb_printf(&js, "],\"own_text\":%s",
+                           nts[i].own_text ? "true" : "false");
+            if (nts[i].team) {
+                /* A team's follow-up reminders go to the team that owns
+                 * the follow-up. */
+                esc__sb_puts(&js, ",\"team\":");
+                json_s(&js, nts[i].team);
+            }
+        }
         esc__sb_putc(&js, '}');
     }
     esc__sb_putc(&js, ']');

@@ -592,8 +592,40 @@ static const char *const notify_channels[] = {
     "slack", "email", "pager", "webhook", "phone", "dashboard", "sms",
     "customer", NULL};
 
-static void compile_notify(ctx *c, yv map, const char *what, esc__notify **out,
-                           size_t *n_out)
+const char *const esc__notify_events[] = {
+    "escalated", "sla_warning", "sla_breach", "acknowledged", "follow_up",
+    "chain_step", NULL};
+
+/* `on:` of a notify entry: one event or a list of them. */
+static unsigned compile_notify_on(ctx *c, yv v)
+{
+    int *lines, *cols;
+    size_t n;
+    const char **ev = get_strs(c, v, "notify.on", &n, &lines, &cols);
+    unsigned on = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned bit = 0;
+        for (size_t k = 0; esc__notify_events[k]; k++)
+            if (!strcmp(ev[i], esc__notify_events[k]))
+                bit = 1u << k;
+        if (!bit)
+            esc__cc_error(CC, lines[i], cols[i],
+                          "unknown notification event '%s' (expected "
+                          "escalated, sla_warning, sla_breach, acknowledged, "
+                          "follow_up or chain_step)", ev[i]);
+        on |= bit;
+    }
+    if (!n && is_seq(v))
+        esc__cc_error(CC, v.line, v.col,
+                      "notify.on: name at least one event");
+    return on;
+}
+
+/* team: entries of a team, whose chain_step is sent when the
+ * acknowledgement chain moves an escalation to the team, without a
+ * decision to evaluate a condition or render a text in. */
+static void compile_notify(ctx *c, yv map, const char *what, bool team,
+                           esc__notify **out, size_t *n_out)
 {
     yv v = get(c, map, "notify");
     *out = NULL;
@@ -607,9 +639,9 @@ static void compile_notify(ctx *c, yv map, const char *what, esc__notify **out,
     {
         map_pos(c, &item);
         static const char *const keys[] = {"channel", "to", "text", "when",
-                                           NULL};
+                                           "on", "template", NULL};
         check_keys(c, item, "notify", keys);
-        esc__notify nt = {0};
+        esc__notify nt = {.on = ESC__ON_ESCALATED, .tmpl = -1};
         yv ch = get(c, item, "channel");
         nt.channel = get_str(c, item, "channel", true, what);
         nt.to = get_str(c, item, "to", false, what);
@@ -624,13 +656,42 @@ static void compile_notify(ctx *c, yv map, const char *what, esc__notify **out,
                               "slack, email, pager, webhook, phone, "
                               "dashboard, sms or customer)", nt.channel);
         }
+        yv on = get(c, item, "on");
+        if (on.n)
+            nt.on = compile_notify_on(c, on);
         yv text = get(c, item, "text");
         if (text.n)
             nt.has_text = compile_text(c, text, "notify.text",
                                        ESC__CTX_DECISION, &nt.text);
+        yv tm = get(c, item, "template");
+        if (tm.n && expect_scalar(c, tm, "notify.template")) {
+            for (size_t i = 0; i < c->cc.n_tmpl_ids; i++)
+                if (!strcmp(c->cc.tmpl_ids[i], scalar(c, tm)))
+                    nt.tmpl = (int)i;
+            if (nt.tmpl < 0)
+                esc__cc_error(CC, tm.line, tm.col,
+                              "unknown template '%s' (declare it under "
+                              "templates:)", scalar(c, tm));
+            else if (text.n)
+                esc__cc_error(CC, tm.line, tm.col,
+                              "notify: give either text or template, not "
+                              "both");
+        }
         yv when = get(c, item, "when");
         if (when.n)
             nt.when = compile_cond(c, when, ESC__CTX_DECISION, what);
+        if (nt.channel && nt.channel[0] && !strcmp(nt.channel, "customer") &&
+            (nt.on & ~(unsigned)ESC__ON_ESCALATED))
+            esc__cc_error(CC, on.line, on.col,
+                          "notify: the customer hears of the escalation "
+                          "only (on: escalated)");
+        if (team && (nt.on & ESC__ON_CHAIN_STEP) && (when.n || text.n || tm.n)) {
+            yv at = when.n ? when : text.n ? text : tm;
+            esc__cc_error(CC, at.line, at.col,
+                          "notify: a team's chain_step entry is sent when the "
+                          "chain reaches the team, with the chain step's own "
+                          "text; it cannot have when, text or template");
+        }
         if (nt.channel)
             ESC__PUSH(tmp, n, cap, nt);
     }
@@ -1054,7 +1115,7 @@ static void compile_teams(ctx *c, yv root)
         t->tags = get_strs(c, get(c, item, "tags"), "tags", &t->n_tags, NULL,
                            NULL);
         t->requires = compile_requires(c, item, &t->n_requires);
-        compile_notify(c, item, id, &t->notify, &t->n_notify);
+        compile_notify(c, item, id, true, &t->notify, &t->n_notify);
         p->n_teams++;
     }
     free(ids);
@@ -1105,7 +1166,7 @@ static void compile_priorities(ctx *c, yv root)
         pr->tags = get_strs(c, get(c, item, "tags"), "tags", &pr->n_tags, NULL,
                             NULL);
         pr->unsuppressible = get_bool(c, item, "unsuppressible", id, false);
-        compile_notify(c, item, id, &pr->notify, &pr->n_notify);
+        compile_notify(c, item, id, false, &pr->notify, &pr->n_notify);
         p->n_priorities++;
     }
     free(ids);
@@ -1578,7 +1639,7 @@ static void compile_rules(ctx *c, yv root)
         yv reason = get(c, item, "reason");
         if (reason.n)
             r->has_reason = compile_text(c, reason, "reason", 0, &r->reason);
-        compile_notify(c, item, id, &r->notify, &r->n_notify);
+        compile_notify(c, item, id, false, &r->notify, &r->n_notify);
         char why[512];
         if (r->when && esc__cond_never(r->when, why, sizeof(why)))
             esc__cc_error(CC, when.line, when.col,
@@ -1862,6 +1923,8 @@ static void compile_root(ctx *c, yv root)
     }
     compile_levels(c, root);
     compile_calendars(c, root);
+    /* Before teams and priorities: their notify entries name templates. */
+    collect_template_ids(c, root);
     compile_teams(c, root);
     compile_priorities(c, root);
     compile_actions(c, root);
@@ -1871,7 +1934,6 @@ static void compile_root(ctx *c, yv root)
 
     esc__matcher_builder *mb = esc__mb_new();
     compile_signals(c, root, mb);
-    collect_template_ids(c, root);
     compile_rules(c, root);
     compile_suppressions(c, root);
     compile_templates(c, root);

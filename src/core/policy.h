@@ -169,12 +169,26 @@ typedef struct esc__tmpl {
 
 /* ---- the policy ------------------------------------------------------ */
 
+/* The events a notify entry answers (its `on:`), as bits. */
+enum {
+    ESC__ON_ESCALATED = 1u << 0,
+    ESC__ON_SLA_WARNING = 1u << 1,
+    ESC__ON_SLA_BREACH = 1u << 2,
+    ESC__ON_ACKNOWLEDGED = 1u << 3,
+    ESC__ON_FOLLOW_UP = 1u << 4,
+    ESC__ON_CHAIN_STEP = 1u << 5
+};
+/* Their names, in bit order, NULL-terminated. */
+extern const char *const esc__notify_events[];
+
 typedef struct esc__notify {
     const char *channel;
     const char *to;
     esc__tmpl text;     /* may be empty */
     bool has_text;
     struct esc__cond *when; /* NULL: always */
+    unsigned on;        /* ESC__ON_* bits; ESC__ON_ESCALATED by default */
+    int tmpl;           /* index into templates whose note is the text; -1 */
 } esc__notify;
 
 typedef struct esc__field {

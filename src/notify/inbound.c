@@ -142,6 +142,78 @@ int notify_zendesk_map(json_t *payload, char *ticket_id, size_t id_size,
             json_object_set_new(*body, "at", json_string(time));
         return INBOUND_MESSAGE;
     }
+    if (!strcmp(type, "ticket.priority_changed")) {
+        /* Zendesk's priority is the help desk's view, not the policy's
+         * decision: it becomes fields.zendesk_priority for rules to read. */
+        json_t *cur = json_object_get(event, "current");
+        const char *pr = json_is_string(cur) ? json_string_value(cur) : jstr(detail, "priority");
+        *body = json_pack("{s:{s:o}}", "fields", "zendesk_priority",
+                          pr && *pr ? json_string(pr) : json_null());
+        return INBOUND_UPDATE;
+    }
+    if (!strcmp(type, "ticket.group_assignment_changed")) {
+        /* The group that has the ticket is its level: a group named after
+         * a team of the policy (or its id) puts the ticket at that team. */
+        json_t *cur = json_object_get(event, "current");
+        char level[96];
+        const char *name = json_is_object(cur) ? jstr(cur, "name") : NULL;
+        if (name && *name) {
+            snprintf(level, sizeof(level), "%s", name);
+        } else if (!id_text(json_is_object(cur) ? json_object_get(cur, "id") : cur, level,
+                            sizeof(level)) &&
+                   !id_text(json_object_get(detail, "group_id"), level, sizeof(level))) {
+            *where = "/event/current";
+            snprintf(err, size, "expected the group (an id, or {id, name})");
+            return -1;
+        }
+        /* "Level 2" -> "level_2": a name as the policy spells its ids. */
+        for (char *q = level; *q; q++)
+            *q = isalnum((unsigned char)*q) ? (char)tolower((unsigned char)*q) : '_';
+        *body = json_pack("{s:s}", "level", level);
+        return INBOUND_UPDATE;
+    }
+    if (!strcmp(type, "ticket.agent_assignment_changed")) {
+        /* An agent took the ticket: the escalation is acknowledged. */
+        json_t *cur = json_object_get(event, "current");
+        char agent[96];
+        if (!id_text(json_is_object(cur) ? json_object_get(cur, "id") : cur, agent,
+                     sizeof(agent)) &&
+            !id_text(json_object_get(detail, "assignee_id"), agent, sizeof(agent)))
+            return INBOUND_IGNORE; /* unassigned */
+        char by[128];
+        snprintf(by, sizeof(by), "zendesk-agent-%s", agent);
+        *body = json_pack("{s:s, s:s}", "type", "acknowledge", "by", by);
+        return INBOUND_EVENT;
+    }
+    if (!strcmp(type, "ticket.tags_changed")) {
+        /* The ticket's tags after the change, as fields.zendesk_tags. */
+        json_t *tags = json_object_get(detail, "tags"), *t, *list;
+        size_t i;
+        if (!json_is_array(tags)) {
+            /* Only what changed: merged into the stored tags. */
+            json_t *add = json_object_get(event, "tags_added");
+            json_t *del = json_object_get(event, "tags_removed");
+            if (!json_is_array(add) && !json_is_array(del)) {
+                *where = "/detail/tags";
+                snprintf(err, size, "expected the ticket's tags (a list of strings), or "
+                                    "event.tags_added and event.tags_removed");
+                return -1;
+            }
+            *body = json_pack("{s:o, s:o}", "tags_added",
+                              json_is_array(add) ? json_deep_copy(add) : json_array(),
+                              "tags_removed",
+                              json_is_array(del) ? json_deep_copy(del) : json_array());
+            return INBOUND_UPDATE;
+        }
+        list = json_array();
+        json_array_foreach(tags, i, t)
+        {
+            if (json_is_string(t))
+                json_array_append(list, t);
+        }
+        *body = json_pack("{s:{s:o}}", "fields", "zendesk_tags", list);
+        return INBOUND_UPDATE;
+    }
     if (!strcmp(type, "ticket.status_changed")) {
         json_t *cur = json_object_get(event, "current");
         const char *s = json_is_string(cur) ? json_string_value(cur) : jstr(cur, "status");

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -133,7 +134,9 @@ typedef enum {
     INBOUND_IGNORE,  /* an event type escalator does not use */
     INBOUND_TICKET,  /* body: a ticket document for POST /v1/tickets */
     INBOUND_MESSAGE, /* body: a message for POST /v1/tickets/{id}/messages */
-    INBOUND_EVENT    /* body: an event for POST /v1/tickets/{id}/events */
+    INBOUND_EVENT,   /* body: an event for POST /v1/tickets/{id}/events */
+    INBOUND_UPDATE   /* body: {"fields": {...}} and/or {"level": ...} to merge
+                        into the stored ticket */
 } inbound_op;
 
 /* Maps a Zendesk webhook payload ({type, id, time, subject, detail,
@@ -152,6 +155,12 @@ typedef struct notifier notifier;
 notifier *notifier_new(const server_config *cfg);
 /* Starts the delivery thread. */
 int notifier_start(notifier *n);
+/* Puts routes (taken over, from notify_routes_load) in force for the
+ * attempts that start from now on; the old table is freed. */
+void notifier_set_routes(notifier *n, notify_routes *routes);
+/* The delivery counters by channel in Prometheus text: delivered, failed
+ * attempts, retries and dead letters since the start (zeros for n NULL). */
+void notifier_metrics(notifier *n, FILE *f);
 /* Tells the thread that new deliveries may be due (cheap, any thread). */
 void notifier_wake(notifier *n);
 /* Stops the thread (in-flight attempts stay 'sending' and are sent again

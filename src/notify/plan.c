@@ -41,8 +41,53 @@ json_t *notify_policy_info(const char *dump)
         if (id)
             json_object_set_new(teams, id, json_string(name ? name : id));
     }
+    /* Lifecycle entries: whether the policy names any (else the setting
+     * notify_events decides); and each team's entries, which tell the
+     * team of a manual escalation and of a chain step that reach it. */
+    bool lifecycle = false;
+    json_t *team_notify = json_object();
+    json_array_foreach(json_object_get(d, "notifications"), i, x)
+    {
+        json_t *on = json_object_get(x, "on"), *e;
+        size_t k;
+        json_array_foreach(on, k, e)
+        {
+            if (json_string_value(e) && strcmp(json_string_value(e), "escalated"))
+                lifecycle = true;
+        }
+        const char *team = jstr(x, "team"), *channel = jstr(x, "channel");
+        if (!team || !channel)
+            continue;
+        json_t *list = json_object_get(team_notify, team);
+        if (!list) {
+            list = json_array();
+            json_object_set_new(team_notify, team, list);
+        }
+        json_array_append_new(list, json_pack("{s:s, s:s, s:O, s:b}", "channel", channel,
+                                              "to", jstr(x, "to") ? jstr(x, "to") : channel,
+                                              "on", on ? on : json_null(), "conditional",
+                                              json_object_get(x, "when") &&
+                                                  !json_is_null(json_object_get(x, "when"))));
+    }
     json_decref(d);
-    return json_pack("{s:o, s:o}", "priorities", prios, "teams", teams);
+    return json_pack("{s:o, s:o, s:b, s:o}", "priorities", prios, "teams", teams,
+                     "lifecycle", lifecycle, "team_notify", team_notify);
+}
+
+/* Whether a decision's notification answers event: entries without "on"
+ * answer the escalation only. */
+static bool answers(json_t *n, const char *event)
+{
+    json_t *on = json_object_get(n, "on"), *e;
+    size_t i;
+    if (!on)
+        return !strcmp(event, "escalated");
+    json_array_foreach(on, i, e)
+    {
+        if (json_string_value(e) && !strcmp(json_string_value(e), event))
+            return true;
+    }
+    return false;
 }
 
 /* A team's short name: "Level 2: Technical Support" -> "Level 2". */
@@ -81,6 +126,30 @@ static bool listed(const char *list, const char *word)
         p += len;
     }
     return false;
+}
+
+/* Appends to out the {channel, to} of team's entries that answer event
+ * unconditionally (a condition needs a decision about the team); event
+ * NULL: whatever event they answer, each (channel, to) once. */
+static void team_entries(json_t *policy, const char *team, const char *event, json_t *out)
+{
+    json_t *list = json_object_get(json_object_get(policy, "team_notify"), team), *n, *o;
+    size_t i, k;
+    json_array_foreach(list, i, n)
+    {
+        bool dup = false;
+        json_array_foreach(event ? NULL : out, k, o)
+        {
+            dup |= !strcmp(jstr(o, "channel"), jstr(n, "channel")) &&
+                   !strcmp(jstr(o, "to"), jstr(n, "to"));
+        }
+        if (!dup && (!event || answers(n, event)) &&
+            !json_is_true(json_object_get(n, "conditional")) &&
+            strcmp(jstr(n, "channel"), "customer"))
+            json_array_append_new(out, json_pack("{s:O, s:O}", "channel",
+                                                 json_object_get(n, "channel"), "to",
+                                                 json_object_get(n, "to")));
+    }
 }
 
 static json_t *time_json(json_t *v)
@@ -123,12 +192,16 @@ static void fact_of(const char *channel, const char *to, const char *text, char 
         snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
 
-static int add(store *st, const notify_event *ev, const char *event, const char *channel,
-               const char *to, const char *fact, json_t *msg, const char *state,
-               int *added)
+/* own_key: the delivery's idempotency key; NULL: OUTBOX_KEY:CHANNEL:TO. */
+static int add_keyed(store *st, const notify_event *ev, const char *own_key,
+                     const char *event, const char *channel, const char *to,
+                     const char *fact, json_t *msg, const char *state, int *added)
 {
     char key[1024];
-    snprintf(key, sizeof(key), "%s:%s:%s", ev->outbox_key, channel, to);
+    if (own_key)
+        snprintf(key, sizeof(key), "%s", own_key);
+    else
+        snprintf(key, sizeof(key), "%s:%s:%s", ev->outbox_key, channel, to);
     json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:I, s:I, s:I}",
                             "idempotency_key", key, "outbox_key", ev->outbox_key,
                             "ticket_id", ev->ticket, "event", event, "channel", channel,
@@ -144,6 +217,13 @@ static int add(store *st, const notify_event *ev, const char *event, const char 
     if (rc == STORE_OK)
         (*added)++;
     return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+static int add(store *st, const notify_event *ev, const char *event, const char *channel,
+               const char *to, const char *fact, json_t *msg, const char *state,
+               int *added)
+{
+    return add_keyed(st, ev, NULL, event, channel, to, fact, msg, state, added);
 }
 
 static bool chat_like(json_t *doc)
@@ -176,11 +256,32 @@ static int plan_escalation(store *st, const notify_event *ev, json_t *base, int 
     if (cmsg)
         json_object_set_new(base, "customer_message", json_string(cmsg));
     int rc = STORE_OK;
-    json_array_foreach(list, i, n)
+    json_t *all = json_array();
+    const char *cause = jstr(ev->data, "cause");
+    if (cause && !strncmp(cause, "manual:", 7) && jstr(ev->data, "team")) {
+        /* Someone escalated by hand: the receiving team's own entries
+         * tell it, whatever the decision says. */
+        char text[1400], who[128];
+        team_short(ev->policy, jstr(ev->data, "team"), who, sizeof(who));
+        snprintf(text, sizeof(text), "Escalated by hand to %s: ticket %s%s%s%s. Reason:%s",
+                 who, ev->ticket, subject ? " (" : "", subject ? subject : "",
+                 subject ? ")" : "", cause + 7);
+        team_entries(ev->policy, jstr(ev->data, "team"), "escalated", all);
+        /* A team that names nobody for escalations is told through the
+         * recipients of its other entries (its follow-ups, its pager). */
+        if (!json_array_size(all))
+            team_entries(ev->policy, jstr(ev->data, "team"), NULL, all);
+        json_array_foreach(all, i, n)
+        {
+            json_object_set_new(n, "text", json_string(text));
+        }
+    }
+    json_array_extend(all, json_is_array(list) ? list : NULL);
+    json_array_foreach(all, i, n)
     {
         const char *channel = jstr(n, "channel"), *to = jstr(n, "to");
         const char *text = jstr(n, "text") ? jstr(n, "text") : "";
-        if (!channel || rc != STORE_OK)
+        if (!channel || rc != STORE_OK || !answers(n, "escalated"))
             continue;
         if (!to)
             to = !strcmp(channel, "customer") ? "customer" : channel;
@@ -189,8 +290,8 @@ static int plan_escalation(store *st, const notify_event *ev, json_t *base, int 
         /* The same fact told to the same recipient once is enough. */
         int seen = st->ops->delivery_fact_seen(st, ev->ticket, channel, to, fact);
         if (seen == STORE_ERROR)
-            return seen;
-        if (seen == STORE_OK)
+            rc = seen;
+        if (seen != STORE_NOTFOUND)
             continue;
         json_t *msg = json_deep_copy(base);
         json_object_set_new(msg, "text", json_string(text));
@@ -199,6 +300,7 @@ static int plan_escalation(store *st, const notify_event *ev, json_t *base, int 
                  to_customer && chat_like(ev->doc) ? "returned" : "pending", added);
         json_decref(msg);
     }
+    json_decref(all);
     return rc;
 }
 
@@ -237,6 +339,97 @@ static json_t *escalation_audience(store *st, const char *ticket)
     }
     json_decref(rows);
     json_decref(seen);
+    return out;
+}
+
+/* The notifications of the decision behind the ticket's latest
+ * escalation (its outbox payload keeps them), or NULL. */
+static json_t *escalation_entries(store *st, const char *ticket)
+{
+    json_t *rows = NULL, *found = NULL;
+    if (st->ops->outbox_list(st, ticket, &rows) != STORE_OK)
+        return NULL;
+    for (size_t i = json_array_size(rows); i-- > 0 && !found;) {
+        json_t *r = json_array_get(rows, i);
+        if (!jstr(r, "kind") || strcmp(jstr(r, "kind"), "escalation"))
+            continue;
+        json_t *pl = json_object_get(r, "payload");
+        json_t *own = json_is_string(pl) ? json_loads(json_string_value(pl), 0, NULL)
+                                         : json_incref(pl);
+        json_t *list = json_object_get(own, "notifications");
+        if (json_is_array(list))
+            found = json_incref(list);
+        json_decref(own);
+    }
+    json_decref(rows);
+    return found;
+}
+
+/* The policy's audience of a lifecycle event: the entries of the
+ * escalation's decision whose `on` names it; and the unconditional entries
+ * of the team concerned: for a chain step the team the chain moved to,
+ * else the team that has the escalation or owns the follow-up. Each item is
+ * {channel, to, key (the escalation's delivery to it, for a pager's
+ * acknowledge), text (when the entry has its own)}. */
+static json_t *policy_audience(store *st, const notify_event *ev, const char *event)
+{
+    json_t *known = escalation_audience(st, ev->ticket);
+    if (!known)
+        return NULL;
+    json_t *entries = escalation_entries(st, ev->ticket), *cands = json_array(), *n;
+    size_t i, k;
+    json_array_foreach(entries, i, n)
+    {
+        if (!jstr(n, "channel") || !answers(n, event) || !strcmp(jstr(n, "channel"), "customer"))
+            continue;
+        /* A team's follow-up entry reminds that team of its own follow-ups. */
+        const char *owner = jstr(ev->data, "follow_up_team");
+        if (!strcmp(event, "follow_up") && jstr(n, "team") && owner &&
+            strcmp(jstr(n, "team"), owner))
+            continue;
+        json_t *c = json_pack("{s:s, s:s}", "channel", jstr(n, "channel"), "to",
+                              jstr(n, "to") ? jstr(n, "to") : jstr(n, "channel"));
+        if (json_is_true(json_object_get(n, "own_text")) && jstr(n, "text"))
+            json_object_set(c, "text", json_object_get(n, "text"));
+        json_array_append_new(cands, c);
+    }
+    json_decref(entries);
+    const char *to = jstr(ev->data, "to"), *from = jstr(ev->data, "team");
+    if (!strcmp(event, "chain_step")) {
+        if (to && (!from || strcmp(to, from)))
+            team_entries(ev->policy, to, "chain_step", cands);
+    } else {
+        /* The team that has the escalation (or owns the follow-up) hears
+         * through its own entries, also when it got the ticket by hand or
+         * up the chain rather than by a decision. */
+        const char *owner = !strcmp(event, "follow_up") && jstr(ev->data, "follow_up_team")
+                                ? jstr(ev->data, "follow_up_team")
+                                : from;
+        if (owner)
+            team_entries(ev->policy, owner, event, cands);
+    }
+    json_t *out = json_array(), *c, *a;
+    json_array_foreach(cands, i, c)
+    {
+        bool dup = false;
+        json_array_foreach(out, k, a)
+        {
+            dup |= !strcmp(jstr(a, "channel"), jstr(c, "channel")) &&
+                   !strcmp(jstr(a, "to"), jstr(c, "to"));
+        }
+        if (dup)
+            continue;
+        json_t *item = json_deep_copy(c);
+        json_array_foreach(known, k, a)
+        {
+            if (!strcmp(jstr(a, "channel"), jstr(c, "channel")) &&
+                !strcmp(jstr(a, "to"), jstr(c, "to")))
+                json_object_set(item, "key", json_object_get(a, "key"));
+        }
+        json_array_append_new(out, item);
+    }
+    json_decref(cands);
+    json_decref(known);
     return out;
 }
 
@@ -292,7 +485,13 @@ static int plan_lifecycle(store *st, const notify_event *ev, json_t *base, int *
     snprintf(sub, sizeof(sub), "%s - Ticket #%s - %s", label, id, team);
     json_object_set_new(base, "subject", json_string(sub));
     json_object_set_new(base, "text", json_string(text));
-    json_t *aud = escalation_audience(st, id), *a;
+    /* The policy's entries for the event; without any in the policy, the
+     * escalation's audience for the events of the setting notify_events. */
+    const char *event = !strcmp(k, "ack_timeout") ? "chain_step" : k;
+    bool by_policy = json_is_true(json_object_get(ev->policy, "lifecycle"));
+    if (!by_policy && !listed(ev->events, k))
+        return STORE_OK;
+    json_t *aud = by_policy ? policy_audience(st, ev, event) : escalation_audience(st, id), *a;
     if (!aud)
         return STORE_ERROR;
     size_t i;
@@ -303,12 +502,12 @@ static int plan_lifecycle(store *st, const notify_event *ev, json_t *base, int *
             break;
         char fact[33];
         fact_of(ev->outbox_key, jstr(a, "channel"), jstr(a, "to"), fact);
-        json_t *msg = json_incref(base);
-        if (!strcmp(k, "acknowledged")) {
+        json_t *msg = json_deep_copy(base);
+        if (jstr(a, "text"))
+            json_object_set(msg, "text", json_object_get(a, "text"));
+        if (!strcmp(k, "acknowledged") && jstr(a, "key")) {
             /* A pager acknowledges the incident its escalation opened
              * rather than opening another. */
-            msg = json_deep_copy(base);
-            json_decref(base);
             json_object_set_new(msg, "pager_action", json_string("acknowledge"));
             json_object_set(msg, "pager_dedup_key", json_object_get(a, "key"));
         }
@@ -319,12 +518,54 @@ static int plan_lifecycle(store *st, const notify_event *ev, json_t *base, int *
     return rc;
 }
 
+/* The ticket is resolved or closed: every incident its pages opened is
+ * resolved, with the key of the trigger that opened it. */
+static int plan_resolved(store *st, const notify_event *ev, json_t *base, int *added)
+{
+    json_t *filter = json_pack("{s:s, s:i}", "ticket", ev->ticket, "limit", 1000);
+    json_t *rows = NULL, *r;
+    size_t i;
+    int rc = st->ops->deliveries_list(st, filter, &rows);
+    json_decref(filter);
+    if (rc != STORE_OK)
+        return rc;
+    char text[800];
+    const char *subject = jstr(json_object_get(base, "ticket"), "subject");
+    snprintf(text, sizeof(text), "Resolved: ticket %s%s%s%s is %s.", ev->ticket,
+             subject ? " (" : "", subject ? subject : "", subject ? ")" : "",
+             jstr(ev->data, "status") ? jstr(ev->data, "status") : "resolved");
+    json_object_set_new(base, "text", json_string(text));
+    json_array_foreach(rows, i, r)
+    {
+        const char *ch = jstr(r, "channel"), *to = jstr(r, "recipient");
+        if (rc != STORE_OK || !ch || !to || strcmp(notify_default_kind(ch), "pager"))
+            continue;
+        json_t *m = json_object_get(r, "message");
+        json_t *own = json_is_string(m) ? json_loads(json_string_value(m), 0, NULL)
+                                        : json_incref(m);
+        bool trigger = !jstr(own, "pager_action");
+        json_decref(own);
+        if (!trigger || !jstr(r, "idempotency_key"))
+            continue;
+        json_t *msg = json_deep_copy(base);
+        json_object_set_new(msg, "pager_action", json_string("resolve"));
+        json_object_set(msg, "pager_dedup_key", json_object_get(r, "idempotency_key"));
+        /* One resolve per incident: its key is the trigger's, suffixed. */
+        char key[1100];
+        snprintf(key, sizeof(key), "%s:resolve", jstr(r, "idempotency_key"));
+        char fact[33];
+        fact_of(ev->outbox_key, ch, jstr(r, "idempotency_key"), fact);
+        rc = add_keyed(st, ev, key, "resolved", ch, to, fact, msg, "pending", added);
+        json_decref(msg);
+    }
+    json_decref(rows);
+    return rc;
+}
+
 int notify_plan(store *st, const notify_event *ev, int *added)
 {
     *added = 0;
     bool escalation = !strcmp(ev->kind, "escalation");
-    if (!escalation && !listed(ev->events, ev->kind))
-        return STORE_OK;
     json_t *dec = ev->decision;
     const char *priority = dec && jstr(dec, "priority") ? jstr(dec, "priority")
                            : jstr(ev->data, "priority") ? jstr(ev->data, "priority")
@@ -351,8 +592,9 @@ int notify_plan(store *st, const notify_event *ev, int *added)
         return STORE_ERROR;
     if (dec && json_object_get(dec, "targets"))
         json_object_set(base, "targets", json_object_get(dec, "targets"));
-    int rc = escalation ? plan_escalation(st, ev, base, added)
-                        : plan_lifecycle(st, ev, base, added);
+    int rc = escalation                       ? plan_escalation(st, ev, base, added)
+             : !strcmp(ev->kind, "resolved") ? plan_resolved(st, ev, base, added)
+                                             : plan_lifecycle(st, ev, base, added);
     json_decref(base);
     return rc;
 }

@@ -37,10 +37,19 @@ typedef struct attempt {
     size_t resp_len;
 } attempt;
 
+/* The channels counted in the metrics, and "other" for the rest. */
+static const char *const metric_channels[] = {"slack", "email", "pager", "webhook", "phone",
+                                              "dashboard", "sms", "customer", "other"};
+#define N_METRIC_CHANNELS (sizeof(metric_channels) / sizeof(metric_channels[0]))
+enum { M_DELIVERED, M_FAILED, M_RETRIED, M_DEAD, N_OUTCOMES };
+
 struct notifier {
+    /* Attempts and their outcomes by channel, since the start. */
+    _Atomic uint64_t counts[N_METRIC_CHANNELS][N_OUTCOMES];
     const server_config *cfg;
     store *st;
     notify_routes *routes;
+    pthread_mutex_t routes_lock; /* routes are replaced on a reload */
     CURLM *multi;
     pthread_t thread;
     bool running;
@@ -81,6 +90,33 @@ static void save(notifier *n, json_t *row)
         say("delivery %" PRId64 ": %s", jint(row, "id", 0), n->st->ops->errmsg(n->st));
 }
 
+static void count(notifier *n, json_t *row, int outcome)
+{
+    const char *ch = jstr(row, "channel");
+    size_t i = 0;
+    while (i + 1 < N_METRIC_CHANNELS && !(ch && !strcmp(ch, metric_channels[i])))
+        i++;
+    atomic_fetch_add(&n->counts[i][outcome], 1);
+}
+
+void notifier_metrics(notifier *n, FILE *f)
+{
+    static const char *const names[N_OUTCOMES][2] = {
+        {"delivered", "Notifications delivered, by channel."},
+        {"failed", "Delivery attempts that failed, by channel."},
+        {"retried", "Failed attempts put back for a retry, by channel."},
+        {"dead_lettered", "Notifications given up on (the dead letter), by channel."}};
+    for (int o = 0; o < N_OUTCOMES; o++) {
+        fprintf(f, "# HELP escalator_notifications_%s_total %s\n"
+                   "# TYPE escalator_notifications_%s_total counter\n",
+                names[o][0], names[o][1], names[o][0]);
+        for (size_t i = 0; i < N_METRIC_CHANNELS; i++)
+            fprintf(f, "escalator_notifications_%s_total{channel=\"%s\"} %" PRIu64 "\n",
+                    names[o][0], metric_channels[i],
+                    n ? (uint64_t)atomic_load(&n->counts[i][o]) : 0);
+    }
+}
+
 static void set_error(json_t *row, const char *reason)
 {
     json_object_set_new(row, "last_error", json_string(reason));
@@ -89,6 +125,8 @@ static void set_error(json_t *row, const char *reason)
 /* A delivery that can never go as it stands. */
 static void dead_letter(notifier *n, json_t *row, const char *reason)
 {
+    count(n, row, M_FAILED);
+    count(n, row, M_DEAD);
     json_object_set_new(row, "state", json_string("failed"));
     set_error(row, reason);
     save(n, row);
@@ -115,6 +153,8 @@ static void retry_or_fail(notifier *n, json_t *row, const char *reason)
     if (d > max)
         d = max;
     int64_t wait = d / 2 + (int64_t)(rand_r(&n->rng) % (unsigned)(d / 2 + 1));
+    count(n, row, M_FAILED);
+    count(n, row, M_RETRIED);
     json_object_set_new(row, "state", json_string("pending"));
     json_object_set_new(row, "next_attempt_ms", json_integer(notify_now_ms() + wait));
     set_error(row, reason);
@@ -186,7 +226,10 @@ static void start(notifier *n, json_t *row)
         return;
     }
     a->row = json_incref(row);
-    if (notify_request_build(n->routes, row, &a->rq, err, sizeof(err)) != 0) {
+    pthread_mutex_lock(&n->routes_lock);
+    int built = notify_request_build(n->routes, row, &a->rq, err, sizeof(err));
+    pthread_mutex_unlock(&n->routes_lock);
+    if (built != 0) {
         json_object_set_new(row, "attempts", json_integer(jint(row, "attempts", 0) + 1));
         dead_letter(n, row, err);
         attempt_free(a);
@@ -285,6 +328,7 @@ static void finish(notifier *n, attempt *a, CURLcode res)
         json_object_set_new(row, "delivered_ms", json_integer(notify_now_ms()));
         json_object_set_new(row, "last_error", json_null());
         save(n, row);
+        count(n, row, M_DELIVERED);
         return;
     }
     if (res != CURLE_OK) {
@@ -513,8 +557,10 @@ notifier *notifier_new(const server_config *cfg)
         return NULL;
     n->cfg = cfg;
     n->rng = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)n;
+    pthread_mutex_init(&n->routes_lock, NULL);
     if (!(n->routes = notify_routes_load(cfg->notify_routes, err, sizeof(err)))) {
         fprintf(stderr, "escalator serve: notify_routes: %s\n", err);
+        pthread_mutex_destroy(&n->routes_lock);
         free(n);
         return NULL;
     }
@@ -538,6 +584,15 @@ int notifier_start(notifier *n)
         return -1;
     n->running = true;
     return 0;
+}
+
+void notifier_set_routes(notifier *n, notify_routes *routes)
+{
+    pthread_mutex_lock(&n->routes_lock);
+    notify_routes *old = n->routes;
+    n->routes = routes;
+    pthread_mutex_unlock(&n->routes_lock);
+    notify_routes_free(&old);
 }
 
 void notifier_wake(notifier *n)
@@ -567,6 +622,7 @@ void notifier_free(notifier **pn)
     if (n->st)
         n->st->ops->close(n->st);
     notify_routes_free(&n->routes);
+    pthread_mutex_destroy(&n->routes_lock);
     curl_global_cleanup();
     free(n);
     *pn = NULL;

@@ -74,6 +74,7 @@ static const setting settings[] = {
      "URLs, addresses, routing keys and secrets, and the SMTP relay "
      "(docs/notifications.md)"},
     {"notify_events", T_STRING, OFF(notify_events), "all", 0, 0,
+     "for a policy that names no lifecycle notification (notify on:), the "
      "lifecycle events that notify the recipients of the escalation: all, "
      "none, or some of sla_warning sla_breach follow_up ack_timeout "
      "acknowledged, comma-separated"},

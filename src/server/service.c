@@ -1158,6 +1158,15 @@ static int set_status(ctx *c, const char *to)
             rc = ops->escalation_put(c->svc->st, esc);
             if (rc == STORE_OK)
                 rc = ops->level_end(c->svc->st, jint(esc, "id", 0), c->now);
+            if (rc == STORE_OK) {
+                /* Pages opened for the escalation are resolved. */
+                char key[32];
+                snprintf(key, sizeof(key), "%" PRId64, jint(esc, "id", 0));
+                rc = outbox(c, "resolved", key,
+                            json_pack("{s:s, s:I, s:s, s:O}", "ticket", c->id, "escalation",
+                                      (json_int_t)jint(esc, "id", 0), "status", target,
+                                      "team", json_object_get(esc, "team")));
+            }
         } else if (g == STORE_ERROR) {
             rc = STORE_ERROR;
         }
@@ -1787,6 +1796,7 @@ char *service_metrics_text(service *svc)
     fprintf(f, "# HELP escalator_tickets Tickets stored.\n"
                "# TYPE escalator_tickets gauge\nescalator_tickets %" PRId64 "\n",
             tickets);
+    notifier_metrics(svc->notifier, f);
     fclose(f);
     return out;
 }
@@ -1934,16 +1944,32 @@ static json_t *deadline_changes(service *svc, bool recompute)
 int service_reload(service *svc, bool recompute, json_t **body)
 {
     esc_policy *p = NULL;
+    /* The routes file is read again too; a bad one refuses the reload and
+     * the routes and policy in force stay. */
+    char rerr[700];
+    notify_routes *routes = notify_routes_load(svc->cfg->notify_routes, rerr, sizeof(rerr));
+    if (!routes) {
+        atomic_fetch_add(&svc->n_reload_failures, 1);
+        fprintf(stderr, "escalator serve: reload refused: notify_routes: %s\n", rerr);
+        *body = service_error("invalid_routes", rerr, svc->cfg->notify_routes);
+        return 422;
+    }
     if (load_policy(svc, &p, body) != 0) {
+        notify_routes_free(&routes);
         atomic_fetch_add(&svc->n_reload_failures, 1);
         return 422;
     }
     json_t *rules = NULL, *clocks = NULL, *info = NULL;
     if (policy_maps(svc, p, &rules, &clocks, &info) != 0) {
         esc_policy_unref(&p);
+        notify_routes_free(&routes);
         atomic_fetch_add(&svc->n_reload_failures, 1);
         return fail(body, 500, "out_of_memory", "", "cannot read the policy back");
     }
+    if (svc->notifier)
+        notifier_set_routes(svc->notifier, routes);
+    else
+        notify_routes_free(&routes);
     pthread_mutex_lock(&svc->policy_lock);
     esc_policy *old = svc->policy;
     json_t *old_rules = svc->rules, *old_info = svc->notify_info, *old_clocks = svc->clocks;
@@ -2499,6 +2525,60 @@ int service_notification_resend(service *svc, const char *sid, json_t **body)
     return status;
 }
 
+/* A Zendesk change merged into the stored ticket, which is then written
+ * back (and decided again) as by POST /v1/tickets. */
+static int inbound_update(service *svc, const char *id, json_t *change, json_t **body)
+{
+    json_t *row = NULL, *doc = NULL;
+    pthread_mutex_lock(&svc->lock);
+    int g = load_ticket(svc, id, &row, &doc);
+    pthread_mutex_unlock(&svc->lock);
+    json_decref(row);
+    if (g == STORE_NOTFOUND)
+        return fail(body, 404, "not_found", "/detail/id", "no ticket '%s'", id);
+    if (g != STORE_OK)
+        return store_fail(svc, body);
+    json_t *fields = json_object_get(doc, "fields");
+    if (!json_is_object(fields)) {
+        fields = json_object();
+        json_object_set_new(doc, "fields", fields);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(change, "fields"), k, v)
+    {
+        if (json_is_null(v))
+            json_object_del(fields, k); /* cleared in Zendesk */
+        else
+            json_object_set(fields, k, v);
+    }
+    if (json_object_get(change, "level"))
+        json_object_set(doc, "level", json_object_get(change, "level"));
+    json_t *add = json_object_get(change, "tags_added"), *del = json_object_get(change, "tags_removed");
+    if (add || del) {
+        json_t *old = json_object_get(fields, "zendesk_tags"), *t, *u, *tags = json_array();
+        size_t i, j;
+        json_array_foreach(json_is_array(old) ? old : NULL, i, t)
+        {
+            bool gone = false;
+            json_array_foreach(del, j, u) gone |= json_equal(t, u);
+            if (!gone)
+                json_array_append(tags, t);
+        }
+        json_array_foreach(add, i, t)
+        {
+            bool have = !json_is_string(t);
+            json_array_foreach(tags, j, u) have |= json_equal(t, u);
+            if (!have)
+                json_array_append(tags, t);
+        }
+        json_object_set_new(fields, "zendesk_tags", tags);
+    }
+    int status = service_ticket_put(svc, doc, body);
+    json_decref(doc);
+    return status;
+}
+
 int service_inbound_zendesk(service *svc, const char *signature, const char *timestamp,
                             const char *raw, size_t len, json_t **body)
 {
@@ -2570,8 +2650,22 @@ int service_inbound_zendesk(service *svc, const char *signature, const char *tim
         }
     } else if (op == INBOUND_MESSAGE) {
         status = service_message_add(svc, ticket, op_body, &res);
+    } else if (op == INBOUND_UPDATE) {
+        status = inbound_update(svc, ticket, op_body, &res);
     } else {
         status = service_event_add(svc, ticket, op_body, &res);
+        const char *code = jstr(json_object_get(res, "error"), "code");
+        if (status == 409 && code &&
+            (!strcmp(code, "not_escalated") || !strcmp(code, "wrong_level"))) {
+            /* An agent assigned where nothing is escalated: nothing to
+             * acknowledge, and nothing for Zendesk to retry. */
+            *body = json_pack("{s:s, s:s, s:b, s:O}", "event", type, "ticket", ticket,
+                              "applied", 0, "reason", json_object_get(res, "error"));
+            json_decref(res);
+            json_decref(op_body);
+            json_decref(payload);
+            return 200;
+        }
     }
     json_decref(op_body);
     if (status < 300 && eid) {

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "../../src/notify/notify.h"
+#include "escalator.h"
 
 static void test_hmac_rfc4231(void **state)
 {
@@ -301,6 +302,201 @@ static void test_zendesk_mapping(void **state)
     json_decref(p);
 }
 
+
+static json_t *mapped(const char *payload, int want, char *id, size_t idsize)
+{
+    char err[300];
+    const char *where;
+    json_t *body = NULL, *p = json_loads(payload, 0, NULL);
+    assert_non_null(p);
+    assert_int_equal(notify_zendesk_map(p, id, idsize, &body, err, sizeof(err), &where), want);
+    json_decref(p);
+    return body;
+}
+
+static void assert_json(json_t *v, const char *want)
+{
+    char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    assert_string_equal(t, want);
+    free(t);
+}
+
+static void test_zendesk_more_events(void **state)
+{
+    (void)state;
+    char id[160];
+    json_t *b = mapped("{\"type\": \"zen:event-type:ticket.priority_changed\", \"detail\": "
+                       "{\"id\": \"5\", \"priority\": \"HIGH\"}, \"event\": {\"current\": "
+                       "\"high\", \"previous\": \"normal\"}}",
+                       INBOUND_UPDATE, id, sizeof(id));
+    assert_string_equal(id, "zendesk-5");
+    assert_json(b, "{\"fields\":{\"zendesk_priority\":\"high\"}}");
+    json_decref(b);
+    b = mapped("{\"type\": \"zen:event-type:ticket.priority_changed\", \"detail\": {\"id\": 5}, "
+               "\"event\": {\"current\": null}}",
+               INBOUND_UPDATE, id, sizeof(id));
+    assert_json(b, "{\"fields\":{\"zendesk_priority\":null}}");
+    json_decref(b);
+    b = mapped("{\"type\": \"zen:event-type:ticket.group_assignment_changed\", \"detail\": "
+               "{\"id\": 5, \"group_id\": \"360\"}, \"event\": {\"current\": {\"id\": \"360\", "
+               "\"name\": \"Level 2\"}}}",
+               INBOUND_UPDATE, id, sizeof(id));
+    assert_json(b, "{\"level\":\"level_2\"}");
+    json_decref(b);
+    b = mapped("{\"type\": \"zen:event-type:ticket.group_assignment_changed\", \"detail\": "
+               "{\"id\": 5, \"group_id\": 360}, \"event\": {}}",
+               INBOUND_UPDATE, id, sizeof(id));
+    assert_json(b, "{\"level\":\"360\"}");
+    json_decref(b);
+    b = mapped("{\"type\": \"zen:event-type:ticket.group_assignment_changed\", \"detail\": "
+               "{\"id\": 5}, \"event\": {\"current\": [1]}}",
+               -1, id, sizeof(id));
+    assert_null(b);
+    b = mapped("{\"type\": \"zen:event-type:ticket.agent_assignment_changed\", \"detail\": "
+               "{\"id\": 5, \"assignee_id\": 42}, \"event\": {\"current\": {\"id\": 42}}}",
+               INBOUND_EVENT, id, sizeof(id));
+    assert_json(b, "{\"by\":\"zendesk-agent-42\",\"type\":\"acknowledge\"}");
+    json_decref(b);
+    b = mapped("{\"type\": \"zen:event-type:ticket.agent_assignment_changed\", \"detail\": "
+               "{\"id\": 5}, \"event\": {\"current\": null}}",
+               INBOUND_IGNORE, id, sizeof(id));
+    assert_null(b);
+    b = mapped("{\"type\": \"zen:event-type:ticket.tags_changed\", \"detail\": {\"id\": 5, "
+               "\"tags\": [\"vip\", 3, \"outage\"]}, \"event\": {}}",
+               INBOUND_UPDATE, id, sizeof(id));
+    assert_json(b, "{\"fields\":{\"zendesk_tags\":[\"vip\",\"outage\"]}}");
+    json_decref(b);
+    b = mapped("{\"type\": \"zen:event-type:ticket.tags_changed\", \"detail\": {\"id\": 5}, "
+               "\"event\": {\"tags_added\": [\"vip\"]}}",
+               INBOUND_UPDATE, id, sizeof(id));
+    assert_json(b, "{\"tags_added\":[\"vip\"],\"tags_removed\":[]}");
+    json_decref(b);
+    b = mapped("{\"type\": \"zen:event-type:ticket.tags_changed\", \"detail\": {\"id\": 5}, "
+               "\"event\": {}}",
+               -1, id, sizeof(id));
+    assert_null(b);
+}
+
+/* The first diagnostic of a policy that must not compile, as
+ * "LINE:COL: message". */
+static void first_diag(const char *yaml, char *out, size_t size)
+{
+    esc_policy *p = NULL;
+    esc_diags *d = NULL;
+    assert_int_not_equal(esc_policy_load_buffer("p.yaml", yaml, strlen(yaml), &p, &d), 0);
+    assert_null(p);
+    assert_true(esc_diags_count(d) > 0);
+    const esc_diag *g = esc_diags_at(d, 0);
+    snprintf(out, size, "%d:%d: %s", g->line, g->col, g->message);
+    esc_diags_free(&d);
+}
+
+#define POLICY_HEAD                                                                        \
+    "escalator: 1\nname: n\nteams:\n  - {id: l2, name: L2}\n"                              \
+    "templates:\n  - {id: page, note: \"Page {{ticket.id}}\"}\n"                           \
+    "rules:\n  - {id: r, when: subject contains down, targets: [l2]}\npriorities:\n"       \
+    "  - id: high\n    notify:\n"
+
+static void test_notify_entries_compile(void **state)
+{
+    (void)state;
+    char d[600];
+    first_diag(POLICY_HEAD "      - {on: [sla_breach, breach], channel: slack, to: x}\n", d,
+               sizeof(d));
+    assert_string_equal(d, "12:27: unknown notification event 'breach' (expected escalated, "
+                           "sla_warning, sla_breach, acknowledged, follow_up or chain_step)");
+    first_diag(POLICY_HEAD "      - {on: follow_up, channel: fax, to: x}\n", d, sizeof(d));
+    assert_string_equal(d, "12:34: unknown notification channel 'fax' (expected slack, email, "
+                           "pager, webhook, phone, dashboard, sms or customer)");
+    first_diag(POLICY_HEAD "      - {on: follow_up, channel: email, to: x, template: pages}\n", d,
+               sizeof(d));
+    assert_string_equal(d, "12:58: unknown template 'pages' (declare it under templates:)");
+    first_diag(POLICY_HEAD "      - {on: [], channel: email, to: x}\n", d, sizeof(d));
+    assert_string_equal(d, "12:10: notify.on: name at least one event");
+    first_diag(POLICY_HEAD "      - {on: sla_breach, channel: customer}\n", d, sizeof(d));
+    assert_string_equal(d, "12:14: notify: the customer hears of the escalation only (on: "
+                           "escalated)");
+    first_diag("escalator: 1\nname: n\npriorities: [{id: high}]\nrules:\n"
+               "  - {id: r, when: subject contains down, targets: [l2]}\nteams:\n"
+               "  - id: l2\n    notify:\n"
+               "      - {on: chain_step, channel: pager, to: x, when: channel == chat}\n",
+               d, sizeof(d));
+    assert_string_equal(d, "9:55: notify: a team's chain_step entry is sent when the chain "
+                           "reaches the team, with the chain step's own text; it cannot have "
+                           "when, text or template");
+}
+
+/* What a decision carries for the service: entries of other events name
+ * them, with the template's note as their text. */
+static void test_notify_entries_in_decision(void **state)
+{
+    (void)state;
+    const char *yaml = POLICY_HEAD
+        "      - {channel: slack, to: \"#a\"}\n"
+        "      - {on: [escalated, sla_breach], channel: email, to: lead, template: page}\n"
+        "      - {on: follow_up, channel: pager, to: oncall, when: channel == chat}\n"
+        "      - {on: chain_step, channel: phone, to: boss}\n";
+    esc_policy *p = NULL;
+    esc_diags *dg = NULL;
+    assert_int_equal(esc_policy_load_buffer("p.yaml", yaml, strlen(yaml), &p, &dg), 0);
+    esc_diags_free(&dg);
+    char *dump = esc_policy_dump(p);
+    json_t *info = notify_policy_info(dump);
+    json_t *dj = json_loads(dump, 0, NULL);
+    assert_json(json_array_get(json_object_get(dj, "notifications"), 1),
+                "{\"channel\":\"email\",\"on\":[\"escalated\",\"sla_breach\"],\"priority\":"
+                "\"high\",\"template\":\"page\",\"text\":false,\"to\":\"lead\",\"when\":null}");
+    assert_true(json_is_true(json_object_get(info, "lifecycle")));
+    json_decref(dj);
+    json_decref(info);
+    free(dump);
+    const char *tj = "{\"id\": \"T-1\", \"channel\": \"email\", \"subject\": \"site down\"}";
+    esc_ticket *t = NULL;
+    esc_error err;
+    assert_int_equal(esc_ticket_parse(tj, strlen(tj), "t", &t, &err), 0);
+    esc_engine *e = NULL;
+    assert_int_equal(esc_engine_new(p, &e), 0);
+    esc_decision *dec = NULL;
+    assert_int_equal(esc_engine_evaluate(e, t, 1795780800, 0, &dec, &err), 0);
+    char *js = esc_decision_json(dec, 0, NULL);
+    json_t *d = json_loads(js, 0, NULL);
+    assert_json(json_object_get(d, "notifications"),
+                "[{\"channel\":\"slack\",\"text\":\"[high] Ticket T-1 escalated to L2: "
+                "subject = \\\"site down\\\" contains down\",\"to\":\"#a\"},"
+                "{\"channel\":\"email\",\"on\":[\"escalated\",\"sla_breach\"],\"own_text\":true,"
+                "\"text\":\"Page T-1\",\"to\":\"lead\"},"
+                "{\"channel\":\"phone\",\"on\":[\"chain_step\"],\"own_text\":false,\"text\":"
+                "\"[high] Ticket T-1 escalated to L2: subject = \\\"site down\\\" contains down\",\"to\":\"boss\"}]");
+    json_decref(d);
+    free(js);
+    esc_decision_free(&dec);
+    esc_engine_free(&e);
+    esc_policy_unref(&p);
+
+    /* A team's entries for follow-ups name the team; its chain_step entry
+     * stays out of decisions (the service sends it when the chain arrives). */
+    const char *y2 = "escalator: 1\nname: n\npriorities: [{id: high}]\n"
+                     "rules:\n  - {id: r, when: subject contains down, targets: [l2]}\n"
+                     "teams:\n  - id: l2\n    notify:\n"
+                     "      - {on: [follow_up, chain_step], channel: email, to: l2-team}\n";
+    assert_int_equal(esc_policy_load_buffer("p.yaml", y2, strlen(y2), &p, &dg), 0);
+    esc_diags_free(&dg);
+    assert_int_equal(esc_engine_new(p, &e), 0);
+    assert_int_equal(esc_engine_evaluate(e, t, 1795780800, 0, &dec, &err), 0);
+    js = esc_decision_json(dec, 0, NULL);
+    d = json_loads(js, 0, NULL);
+    json_t *only = json_array_get(json_object_get(d, "notifications"), 0);
+    json_object_del(only, "text");
+    assert_json(only, "{\"channel\":\"email\",\"on\":[\"follow_up\"],\"own_text\":false,"
+                      "\"team\":\"l2\",\"to\":\"l2-team\"}");
+    json_decref(d);
+    free(js);
+    esc_decision_free(&dec);
+    esc_engine_free(&e);
+    esc_ticket_free(&t);
+    esc_policy_unref(&p);
+}
+
 static void test_default_kinds(void **state)
 {
     (void)state;
@@ -320,7 +516,9 @@ int main(void)
         cmocka_unit_test(test_zendesk_signature), cmocka_unit_test(test_slack_escape),
         cmocka_unit_test(test_templates),         cmocka_unit_test(test_routes_checks),
         cmocka_unit_test(test_payloads),          cmocka_unit_test(test_zendesk_mapping),
-        cmocka_unit_test(test_default_kinds),
+        cmocka_unit_test(test_default_kinds),    cmocka_unit_test(test_zendesk_more_events),
+        cmocka_unit_test(test_notify_entries_compile),
+        cmocka_unit_test(test_notify_entries_in_decision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
