@@ -36,9 +36,19 @@ for sync in $SYNC; do
     for _ in $(seq 100); do [ -s "$DIR/port" ] && break; sleep 0.05; done
     port=$(cat "$DIR/port")
     echo "== synchronous=$sync, $CONNS connections, ${SECS}s, server threads $SERVER_THREADS"
+    cpu0=$(awk '{print $14 + $15}' /proc/$PID/stat)
     TOKEN=agent-token-0002 PREFIX="$sync" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" \
-        -s bench/store/post-tickets.lua "http://127.0.0.1:$port" |
-        grep -E '^(writes/s|acknowledged|errors|latency)'
+        -s bench/store/post-tickets.lua "http://127.0.0.1:$port" >"$DIR/wrk.out"
+    cpu1=$(awk '{print $14 + $15}' /proc/$PID/stat)
+    grep -E '^(writes/s|acknowledged|errors|latency)' "$DIR/wrk.out"
+    # The server's CPU time per acknowledged write: steadier than writes/s
+    # on a machine shared with other work.
+    awk -v c="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" '/^acknowledged/ {
+        if ($2 > 0) printf "server CPU per write %.0f us\n", c / hz * 1e6 / $2 }' "$DIR/wrk.out"
+    # Writes per commit, where the server counts them.
+    curl -s -H "Authorization: Bearer agent-token-0002" "http://127.0.0.1:$port/metrics" |
+        awk '/^escalator_commits_total/ {c = $2} /^escalator_committed_writes_total/ {w = $2}
+             END {if (c > 0) printf "commits %d, writes per commit %.2f\n", c, w / c}'
     kill -TERM $PID; wait $PID || true; PID=
 done
 echo "== disk ($DIR)"

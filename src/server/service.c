@@ -1313,10 +1313,14 @@ static int flush_batch(service *svc)
         w->done = true;
     }
     svc->batch = NULL;
-    atomic_fetch_add(&svc->n_batches, 1);
-    atomic_fetch_add(&svc->n_batched_writes, n);
-    if (n)
+    if (n) {
+        atomic_fetch_add(&svc->n_batches, 1);
+        atomic_fetch_add(&svc->n_batched_writes, n);
         pthread_cond_broadcast(&svc->batch_done);
+    }
+    /* The delivery worker reads committed rows only: woken once a batch. */
+    if (rc == STORE_OK && n)
+        notifier_wake(svc->notifier);
     return rc;
 }
 
@@ -1370,8 +1374,6 @@ static int finish(ctx *c, int status, int ok_status, bool created, json_t **body
                 json_decref(*body);
                 status = fail(body, 500, "store_error", "",
                               "the store failed: %s (nothing was saved)", err);
-            } else {
-                notifier_wake(svc->notifier);
             }
         }
     } else {
@@ -1493,6 +1495,17 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
         return fail(body, 422, "invalid_ticket", "/status",
                     "expected one of new open pending escalated resolved closed");
 
+    /* Validate before anything is written, and before the lock: the
+     * policy needs no stored state for it, so writers check their tickets
+     * in parallel. */
+    json_t *probe = NULL, *shaped = json_deep_copy(ticket);
+    normalize(shaped, service_now(svc));
+    status = decide(svc, shaped, service_now(svc), &probe, body);
+    json_decref(probe);
+    json_decref(shaped);
+    if (status)
+        return status;
+
     ctx c = {.svc = svc, .id = id, .actor = "api"};
     lock_for_write(svc);
     c.now = service_now(svc);
@@ -1508,14 +1521,6 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
         return finish(&c, store_fail(svc, body), 200, false, body);
     c.doc = json_deep_copy(ticket);
     normalize(c.doc, c.now);
-    /* Validate before anything is written. */
-    json_t *probe = NULL;
-    status = decide(svc, c.doc, c.now, &probe, body);
-    json_decref(probe);
-    if (status) {
-        json_decref(old_doc);
-        return finish(&c, status, 200, false, body);
-    }
     const char *new_status = jstr(c.doc, "status");
     char want[32];
     snprintf(want, sizeof(want), "%s", new_status);
@@ -1964,6 +1969,13 @@ char *service_metrics_text(service *svc)
     fprintf(f, "# HELP escalator_timers_pending Timers waiting in the heap.\n"
                "# TYPE escalator_timers_pending gauge\nescalator_timers_pending %zu\n",
             pending);
+    fprintf(f, "# HELP escalator_commits_total Store commits of grouped writes.\n"
+               "# TYPE escalator_commits_total counter\nescalator_commits_total %" PRIu64
+               "\n# HELP escalator_committed_writes_total Write requests those "
+               "commits made durable.\n# TYPE escalator_committed_writes_total counter\n"
+               "escalator_committed_writes_total %" PRIu64 "\n",
+            (uint64_t)atomic_load(&svc->n_batches),
+            (uint64_t)atomic_load(&svc->n_batched_writes));
     fprintf(f, "# HELP escalator_tickets Tickets stored.\n"
                "# TYPE escalator_tickets gauge\nescalator_tickets %" PRId64 "\n",
             tickets);

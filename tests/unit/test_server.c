@@ -1,7 +1,8 @@
 /*
  * test_server.c - the parts of the service that need no socket: the timer
  * heap, the SQLite store (migrations, once-per-cause timers, the outbox's
- * idempotency, queue order), durations, tokens and roles.
+ * idempotency, queue order, units of work grouped into one commit, readers
+ * that see committed batches only), durations, tokens and roles.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "../../src/server/auth.h"
 #include "../../src/server/config.h"
@@ -198,6 +200,107 @@ static void test_store(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static size_t count_messages(store *r, const char *ticket)
+{
+    json_t *rows = NULL;
+    assert_int_equal(r->ops->messages_list(r, ticket, &rows), STORE_OK);
+    size_t n = json_array_size(rows);
+    json_decref(rows);
+    return n;
+}
+
+/* Units of work share one commit: a reader sees none of them before
+ * flush(), a failed unit is undone alone, and a failed COMMIT loses the
+ * whole batch. */
+static void test_store_batches(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/escalator-test-XXXXXX", path[300], err[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    store *s = open_store(path);
+    const store_ops *ops = s->ops;
+    store *r = ops->open_reader(s, err, sizeof(err));
+    assert_non_null(r);
+
+    json_t *row = json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:n, s:i, s:i, s:n, s:n, s:n}",
+                            "id", "T-1", "doc", "{\"id\":\"T-1\"}", "status", "open",
+                            "level", "priority", "fired", "[]", "decision",
+                            "created_at", 100, "updated_at", 100,
+                            "first_response_at", "resolved_at", "paused_at");
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->ticket_put(s, row), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "customer", 100, "one"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    /* This unit fails (no such ticket): only it is undone. */
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 101, "undone"), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-9", "agent", 101, "orphan"), STORE_ERROR);
+    ops->rollback(s);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "customer", 102, "two"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+
+    /* Nothing is committed yet: the reader sees nothing. */
+    json_t *got = NULL;
+    assert_int_equal(r->ops->ticket_get(r, "T-1", &got), STORE_NOTFOUND);
+    assert_int_equal(ops->flush(s), STORE_OK);
+    assert_int_equal(r->ops->ticket_get(r, "T-1", &got), STORE_OK);
+    json_decref(got);
+    assert_int_equal(count_messages(r, "T-1"), 2);
+    assert_int_equal(ops->flush(s), STORE_OK); /* nothing open: nothing to do */
+
+    /* A reader's snapshot holds still while batches commit. */
+    assert_int_equal(r->ops->begin(r), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 2);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 103, "three"), STORE_OK);
+    assert_int_equal(ops->commit(s), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 2);
+    assert_int_equal(r->ops->commit(r), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 3);
+
+    /* A COMMIT that fails: a deferred foreign key, checked only at COMMIT,
+     * breaks when a message says "poison". Every unit of the batch is lost,
+     * and the store goes on with the next one. */
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "CREATE TABLE poison (m TEXT REFERENCES tickets(id) "
+                                  "DEFERRABLE INITIALLY DEFERRED);"
+                                  "CREATE TRIGGER poisoned AFTER INSERT ON messages "
+                                  "WHEN NEW.body = 'poison' BEGIN "
+                                  "INSERT INTO poison VALUES ('no such ticket'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    ops->close(s);
+    s = open_store(path);
+    ops = s->ops;
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 104, "fine"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 105, "poison"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    assert_int_equal(ops->flush(s), STORE_ERROR);
+    assert_non_null(strstr(ops->errmsg(s), "FOREIGN KEY"));
+    assert_int_equal(count_messages(r, "T-1"), 3);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 106, "after"), STORE_OK);
+    assert_int_equal(ops->commit(s), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 4);
+
+    r->ops->close(r);
+    ops->close(s);
+    json_decref(row);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_auth_roles),
         cmocka_unit_test(test_store),
+        cmocka_unit_test(test_store_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
