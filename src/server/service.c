@@ -1281,7 +1281,11 @@ static json_t *write_response(ctx *c, bool created)
  * is always committed by someone. A timer or an admin write that commits
  * (commit_unit) commits the open batch with its own unit. A request is
  * answered 2xx only after the COMMIT that holds its work has returned; when
- * that COMMIT fails, every request of the batch gets the error.
+ * that COMMIT fails, every request of the batch gets the error. Timers that
+ * lost work pushed on the heap are looked up in the store when they come
+ * due (fire), so they never fire for a write that was not committed; the
+ * delivery worker reads with its own connection, so it never sees an
+ * outbox row before its batch is committed.
  */
 typedef struct batch_waiter {
     struct batch_waiter *next;
