@@ -59,6 +59,7 @@ struct service {
     /* Group commit (see "transactions and responses"): the requests whose
      * work waits in the open batch, and how many writers wait for the lock
      * to add theirs. */
+    pthread_mutex_t batch_lock; /* the waiters' done flags */
     pthread_cond_t batch_done;
     struct batch_waiter *batch;
     _Atomic int writers_queued;
@@ -1275,8 +1276,9 @@ static json_t *write_response(ctx *c, bool created)
  * SQLite connection); when the work is done the unit is released and the
  * request joins svc->batch. If no other writer waits for the lock, nobody
  * else will add to the batch soon: the request commits it (the leader) and
- * answers every request of the batch. Otherwise it waits on batch_done,
- * without the lock, and the last writer of the queue commits for all. Each
+ * answers every request of the batch. Otherwise it waits on batch_done
+ * (under batch_lock, not the service lock, which it does not take again),
+ * and the last writer of the queue commits for all. Each
  * counted writer looks at the queue when it leaves, so a batch with waiters
  * is always committed by someone. A timer or an admin write that commits
  * (commit_unit) commits the open batch with its own unit. A request is
@@ -1309,6 +1311,8 @@ static int flush_batch(service *svc)
         fprintf(stderr, "escalator serve: store: commit: %s\n",
                 svc->st->ops->errmsg(svc->st));
     size_t n = 0;
+    if (svc->batch)
+        pthread_mutex_lock(&svc->batch_lock);
     for (batch_waiter *w = svc->batch, *next; w; w = next, n++) {
         next = w->next;
         w->rc = rc;
@@ -1318,9 +1322,10 @@ static int flush_batch(service *svc)
     }
     svc->batch = NULL;
     if (n) {
+        pthread_cond_broadcast(&svc->batch_done);
+        pthread_mutex_unlock(&svc->batch_lock);
         atomic_fetch_add(&svc->n_batches, 1);
         atomic_fetch_add(&svc->n_batched_writes, n);
-        pthread_cond_broadcast(&svc->batch_done);
     }
     /* The delivery worker reads committed rows only: woken once a batch. */
     if (rc == STORE_OK && n)
@@ -1347,14 +1352,19 @@ static int commit_unit(service *svc)
 
 /* Joins the open batch with the unit just released and returns once a
  * commit holding it has returned: STORE_OK, or STORE_ERROR with the reason
- * in err. The lock is held on entry and on return, not while waiting. */
+ * in err. The lock is held on entry and released on return. */
 static int wait_durable(service *svc, char *err, size_t size)
 {
     batch_waiter w = {.next = svc->batch};
     svc->batch = &w;
     flush_if_idle(svc);
+    /* batch_lock before the service lock goes: the flush that answers w
+     * takes it too, so its wake-up cannot be missed. */
+    pthread_mutex_lock(&svc->batch_lock);
+    pthread_mutex_unlock(&svc->lock);
     while (!w.done)
-        pthread_cond_wait(&svc->batch_done, &svc->lock);
+        pthread_cond_wait(&svc->batch_done, &svc->batch_lock);
+    pthread_mutex_unlock(&svc->batch_lock);
     if (w.rc != STORE_OK)
         snprintf(err, size, "%s", w.err);
     return w.rc;
@@ -1367,24 +1377,22 @@ static int wait_durable(service *svc, char *err, size_t size)
 static int finish(ctx *c, int status, int ok_status, bool created, json_t **body)
 {
     service *svc = c->svc;
+    if (status == 0 && svc->st->ops->release(svc->st) != STORE_OK)
+        status = store_fail(svc, body);
     if (status == 0) {
-        if (svc->st->ops->release(svc->st) != STORE_OK) {
-            status = store_fail(svc, body);
-        } else {
-            *body = write_response(c, created);
-            status = ok_status;
-            char err[300];
-            if (wait_durable(svc, err, sizeof(err)) != STORE_OK) {
-                json_decref(*body);
-                status = fail(body, 500, "store_error", "",
-                              "the store failed: %s (nothing was saved)", err);
-            }
+        *body = write_response(c, created);
+        status = ok_status;
+        char err[300];
+        if (wait_durable(svc, err, sizeof(err)) != STORE_OK) { /* unlocks */
+            json_decref(*body);
+            status = fail(body, 500, "store_error", "",
+                          "the store failed: %s (nothing was saved)", err);
         }
     } else {
         svc->st->ops->rollback(svc->st);
         flush_if_idle(svc);
+        pthread_mutex_unlock(&svc->lock);
     }
-    pthread_mutex_unlock(&svc->lock);
     ctx_free(c);
     return status;
 }
@@ -2465,6 +2473,7 @@ service *service_new(const server_config *cfg)
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
     pthread_mutex_init(&svc->policy_lock, NULL);
+    pthread_mutex_init(&svc->batch_lock, NULL);
     pthread_cond_init(&svc->batch_done, NULL);
     pthread_mutex_init(&svc->readers_lock, NULL);
     pthread_key_create(&svc->engine_key, slot_free);
@@ -2544,6 +2553,7 @@ void service_free(service **psvc)
     pthread_mutex_destroy(&svc->lock);
     pthread_cond_destroy(&svc->wake);
     pthread_mutex_destroy(&svc->policy_lock);
+    pthread_mutex_destroy(&svc->batch_lock);
     pthread_cond_destroy(&svc->batch_done);
     pthread_mutex_destroy(&svc->readers_lock);
     free(svc);
