@@ -18,6 +18,7 @@
 
 #include "../../src/server/auth.h"
 #include "../../src/server/config.h"
+#include "../../src/server/service.h"
 #include "../../src/server/timers.h"
 #include "../../src/store/store.h"
 
@@ -301,6 +302,81 @@ static void test_store_batches(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A COMMIT that fails at the service: the write is answered 500 and is not
+ * there, and the timers its work pushed on the heap do not fire when they
+ * come due (each is looked up in the store first). */
+static void test_service_failed_commit(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/escalator-test-XXXXXX", path[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    char *argv[] = {"serve", "--db", path, "--policy", "tests/server/policy.yaml",
+                    "--clock", "manual", "--clock-start", "2026-11-23T12:00:00Z",
+                    "--ack-timeout", "0", NULL};
+    server_config cfg;
+    assert_int_equal(config_load(&cfg, 11, argv), 0);
+    service *svc = service_new(&cfg);
+    assert_non_null(svc);
+
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "CREATE TABLE poison (m TEXT REFERENCES tickets(id) "
+                                  "DEFERRABLE INITIALLY DEFERRED);"
+                                  "CREATE TRIGGER poisoned AFTER INSERT ON messages "
+                                  "WHEN NEW.body = 'poison' BEGIN "
+                                  "INSERT INTO poison VALUES ('no such ticket'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+
+    /* Escalates to the carrier (timers armed), then the COMMIT fails. */
+    json_t *t = json_pack("{s:s, s:s, s:s, s:{s:i}, s:[{s:s, s:s}]}", "id", "P-1",
+                          "channel", "chat", "status", "open", "fields",
+                          "port_in_rejections", 4, "messages", "from", "customer",
+                          "text", "poison");
+    json_t *body = NULL;
+    assert_int_equal(service_ticket_put(svc, t, &body), 500);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(body, "error"),
+                                                          "code")),
+                        "store_error");
+    json_decref(body);
+    json_decref(t);
+    body = NULL;
+    assert_int_equal(service_ticket_get(svc, "P-1", &body), 404);
+    json_decref(body);
+
+    /* The heap still holds the failed write's timers: looked at, not fired. */
+    json_t *adv = json_pack("{s:s}", "advance", "100h");
+    body = NULL;
+    assert_int_equal(service_clock(svc, adv, &body), 200);
+    assert_true(json_integer_value(json_object_get(body, "timers_checked")) > 0);
+    json_decref(body);
+    json_decref(adv);
+    char *metrics = service_metrics_text(svc);
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "escalator_timers_fired_total 0\n"));
+    free(metrics);
+
+    /* The next write goes through. */
+    t = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "id", "P-2", "channel", "chat",
+                  "status", "open", "messages", "from", "customer", "text", "hello");
+    body = NULL;
+    assert_int_equal(service_ticket_put(svc, t, &body), 201);
+    json_decref(body);
+    json_decref(t);
+    body = NULL;
+    assert_int_equal(service_ticket_get(svc, "P-2", &body), 200);
+    json_decref(body);
+
+    service_free(&svc);
+    config_free(&cfg);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_auth_roles),
         cmocka_unit_test(test_store),
         cmocka_unit_test(test_store_batches),
+        cmocka_unit_test(test_service_failed_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
