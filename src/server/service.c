@@ -2118,7 +2118,7 @@ static json_t *deadline_changes(service *svc, bool recompute)
         if (rc != STORE_OK)
             break;
     }
-    if (recompute && rc == STORE_OK && ops->commit(svc->st) != STORE_OK)
+    if (recompute && rc == STORE_OK && commit_unit(svc) != STORE_OK)
         rc = STORE_ERROR;
     if (recompute && rc != STORE_OK)
         ops->rollback(svc->st);
