@@ -315,6 +315,7 @@ typedef struct sqlite_store {
     bool reader;  /* open_reader(): read-only, snapshots only */
     bool in_unit; /* between begin() and release(), commit() or rollback() */
     int released; /* units waiting in the open batch for flush() */
+    bool lost;    /* released units went with a transaction SQLite ended */
 } sqlite_store;
 
 #define SS(s) ((sqlite_store *)(s))
@@ -493,16 +494,18 @@ static int run_simple(sqlite_store *s, int which, const char *what)
     return st ? exec_stmt(s, st, what) : STORE_ERROR;
 }
 
-/* True when released units were lost with a transaction SQLite ended. */
+/* True when released units were lost with a transaction SQLite ended; it
+ * stays so until flush() has reported it. */
 static bool batch_lost(sqlite_store *s)
 {
     if (s->released > 0 && sqlite3_get_autocommit(s->db)) {
         s->released = 0;
+        s->lost = true;
+    }
+    if (s->lost)
         snprintf(s->err, sizeof(s->err),
                  "the batch transaction was rolled back by the database");
-        return true;
-    }
-    return false;
+    return s->lost;
 }
 
 static int sq_begin(store *b)
@@ -535,8 +538,9 @@ static int sq_release(store *b)
         return STORE_OK;
     s->in_unit = false;
     if (sqlite3_get_autocommit(s->db)) {
-        /* The transaction is gone, and this unit with it. */
-        s->released = 0;
+        /* The transaction is gone, this unit with it, and the units
+         * released before it (flush() reports them lost). */
+        batch_lost(s);
         snprintf(s->err, sizeof(s->err),
                  "the transaction was rolled back by the database");
         return STORE_ERROR;
@@ -558,8 +562,10 @@ static int sq_flush(store *b)
     sqlite_store *s = SS(b);
     if (s->reader)
         return STORE_OK;
-    if (batch_lost(s))
+    if (batch_lost(s)) {
+        s->lost = false;
         return STORE_ERROR;
+    }
     if (sqlite3_get_autocommit(s->db))
         return STORE_OK; /* nothing open */
     int rc = run_simple(s, S_COMMIT, "commit");
@@ -590,10 +596,9 @@ static int sq_commit(store *b)
 static void sq_rollback(store *b)
 {
     sqlite_store *s = SS(b);
-    if (sqlite3_get_autocommit(s->db))
-        return;
     if (s->reader) {
-        run_simple(s, S_ROLLBACK, "rollback");
+        if (!sqlite3_get_autocommit(s->db))
+            run_simple(s, S_ROLLBACK, "rollback");
         return;
     }
     if (!s->in_unit)
@@ -601,7 +606,9 @@ static void sq_rollback(store *b)
     s->in_unit = false;
     char why[sizeof(s->err)];
     memcpy(why, s->err, sizeof(why)); /* keep the error the caller reports */
-    if (s->released == 0) {
+    if (sqlite3_get_autocommit(s->db)) {
+        batch_lost(s); /* SQLite ended the transaction already */
+    } else if (s->released == 0) {
         run_simple(s, S_ROLLBACK, "rollback");
     } else if (run_simple(s, S_ROLLBACK_TO, "rollback") != STORE_OK ||
                run_simple(s, S_RELEASE, "rollback") != STORE_OK) {

@@ -273,7 +273,10 @@ static void test_store_batches(void **state)
                                   "DEFERRABLE INITIALLY DEFERRED);"
                                   "CREATE TRIGGER poisoned AFTER INSERT ON messages "
                                   "WHEN NEW.body = 'poison' BEGIN "
-                                  "INSERT INTO poison VALUES ('no such ticket'); END;",
+                                  "INSERT INTO poison VALUES ('no such ticket'); END;"
+                                  "CREATE TRIGGER abort_all AFTER INSERT ON messages "
+                                  "WHEN NEW.body = 'rollback' BEGIN "
+                                  "SELECT RAISE(ROLLBACK, 'the whole transaction'); END;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(raw);
@@ -293,6 +296,23 @@ static void test_store_batches(void **state)
     assert_int_equal(ops->message_add(s, "T-1", "agent", 106, "after"), STORE_OK);
     assert_int_equal(ops->commit(s), STORE_OK);
     assert_int_equal(count_messages(r, "T-1"), 4);
+
+    /* A statement that makes SQLite end the whole transaction: the unit
+     * fails, the units released before it are reported lost by flush(),
+     * and the next batch works. */
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 107, "gone"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 108, "rollback"), STORE_ERROR);
+    ops->rollback(s);
+    assert_int_equal(ops->begin(s), STORE_ERROR); /* until the loss is reported */
+    assert_int_equal(ops->flush(s), STORE_ERROR);
+    assert_int_equal(count_messages(r, "T-1"), 4);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 109, "again"), STORE_OK);
+    assert_int_equal(ops->commit(s), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 5);
 
     r->ops->close(r);
     ops->close(s);
