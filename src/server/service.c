@@ -55,6 +55,20 @@ struct service {
 
     pthread_mutex_t lock; /* the store, the heap, the manual clock */
     pthread_cond_t wake;  /* the timer thread: the heap or the clock moved */
+
+    /* Group commit (see "transactions and responses"): the requests whose
+     * work waits in the open batch, and how many writers wait for the lock
+     * to add theirs. */
+    pthread_mutex_t batch_lock; /* the waiters' done flags */
+    pthread_cond_t batch_done;
+    struct batch_waiter *batch;
+    _Atomic int writers_queued;
+    _Atomic uint64_t n_batches, n_batched_writes;
+
+    /* Read-only store handles for the GET requests, reused. */
+    pthread_mutex_t readers_lock;
+    store **readers;
+    size_t nreaders, readers_cap;
     timer_heap heap;
     pthread_t timer_thread;
     bool timer_running;
@@ -537,16 +551,16 @@ static bool valid_id(const char *id)
 
 /* ---- tickets in the store ------------------------------------------------ */
 
-/* Loads the row and the document (messages joined back). */
-static int load_ticket(service *svc, const char *id, json_t **row, json_t **doc)
+/* Loads the row and the document (messages joined back) from st. */
+static int load_ticket_in(store *st, const char *id, json_t **row, json_t **doc)
 {
-    const store_ops *ops = svc->st->ops;
-    int rc = ops->ticket_get(svc->st, id, row);
+    const store_ops *ops = st->ops;
+    int rc = ops->ticket_get(st, id, row);
     if (rc != STORE_OK)
         return rc;
     *doc = json_loads(jstr(*row, "doc"), 0, NULL);
     json_t *msgs = NULL;
-    if (!*doc || ops->messages_list(svc->st, id, &msgs) != STORE_OK) {
+    if (!*doc || ops->messages_list(st, id, &msgs) != STORE_OK) {
         json_decref(*doc);
         json_decref(*row);
         *doc = *row = NULL;
@@ -564,6 +578,11 @@ static int load_ticket(service *svc, const char *id, json_t **row, json_t **doc)
     json_decref(msgs);
     json_object_set_new(*doc, "messages", list);
     return STORE_OK;
+}
+
+static int load_ticket(service *svc, const char *id, json_t **row, json_t **doc)
+{
+    return load_ticket_in(svc->st, id, row, doc);
 }
 
 /* Writes the row with the document (without its messages). */
@@ -1259,26 +1278,180 @@ static json_t *write_response(ctx *c, bool created)
     return body;
 }
 
-/* Ends a write: commits when status is 0 (filling *body), rolls back
- * otherwise. Returns the HTTP status. */
+/*
+ * Group commit. A write request takes the service lock through
+ * lock_for_write(), which counts it in writers_queued while it waits. Its
+ * work is one unit of the open batch (a savepoint of one transaction on the
+ * SQLite connection); when the work is done the unit is released and the
+ * request joins svc->batch. If no other writer waits for the lock, nobody
+ * else will add to the batch soon: the request commits it (the leader) and
+ * answers every request of the batch. Otherwise it waits on batch_done
+ * (under batch_lock, not the service lock, which it does not take again),
+ * and the last writer of the queue commits for all. Each
+ * counted writer looks at the queue when it leaves, so a batch with waiters
+ * is always committed by someone. A timer or an admin write that commits
+ * (commit_unit) commits the open batch with its own unit. A request is
+ * answered 2xx only after the COMMIT that holds its work has returned; when
+ * that COMMIT fails, every request of the batch gets the error. Timers that
+ * lost work pushed on the heap are looked up in the store when they come
+ * due (fire), so they never fire for a write that was not committed; the
+ * delivery worker reads with its own connection, so it never sees an
+ * outbox row before its batch is committed.
+ */
+typedef struct batch_waiter {
+    struct batch_waiter *next;
+    bool done;
+    int rc;
+    char err[300];
+} batch_waiter;
+
+static void lock_for_write(service *svc)
+{
+    atomic_fetch_add(&svc->writers_queued, 1);
+    pthread_mutex_lock(&svc->lock);
+    atomic_fetch_sub(&svc->writers_queued, 1);
+}
+
+/* Commits the open batch and answers its waiters; the lock is held. */
+static int flush_batch(service *svc)
+{
+    int rc = svc->st->ops->flush(svc->st);
+    if (rc != STORE_OK)
+        fprintf(stderr, "escalator serve: store: commit: %s\n",
+                svc->st->ops->errmsg(svc->st));
+    size_t n = 0;
+    if (svc->batch)
+        pthread_mutex_lock(&svc->batch_lock);
+    for (batch_waiter *w = svc->batch, *next; w; w = next, n++) {
+        next = w->next;
+        w->rc = rc;
+        if (rc != STORE_OK)
+            snprintf(w->err, sizeof(w->err), "%s", svc->st->ops->errmsg(svc->st));
+        w->done = true;
+    }
+    svc->batch = NULL;
+    if (n) {
+        pthread_cond_broadcast(&svc->batch_done);
+        pthread_mutex_unlock(&svc->batch_lock);
+        atomic_fetch_add(&svc->n_batches, 1);
+        atomic_fetch_add(&svc->n_batched_writes, n);
+    }
+    /* The delivery worker reads committed rows only: woken once a batch. */
+    if (rc == STORE_OK && n)
+        notifier_wake(svc->notifier);
+    return rc;
+}
+
+/* Commits now when requests wait in the batch and no writer is queued to
+ * join it; the lock is held. */
+static void flush_if_idle(service *svc)
+{
+    if (svc->batch && atomic_load(&svc->writers_queued) == 0)
+        flush_batch(svc);
+}
+
+/* Ends the caller's unit and commits it with the open batch: durable on
+ * return; the lock is held. */
+static int commit_unit(service *svc)
+{
+    int rc = svc->st->ops->release(svc->st);
+    int f = flush_batch(svc);
+    return rc == STORE_OK ? f : rc;
+}
+
+/* Joins the open batch with the unit just released and returns once a
+ * commit holding it has returned: STORE_OK, or STORE_ERROR with the reason
+ * in err. The lock is held on entry and released on return. */
+static int wait_durable(service *svc, char *err, size_t size)
+{
+    batch_waiter w = {.next = svc->batch};
+    svc->batch = &w;
+    flush_if_idle(svc);
+    /* batch_lock before the service lock goes: the flush that answers w
+     * takes it too, so its wake-up cannot be missed. */
+    pthread_mutex_lock(&svc->batch_lock);
+    pthread_mutex_unlock(&svc->lock);
+    while (!w.done)
+        pthread_cond_wait(&svc->batch_done, &svc->batch_lock);
+    pthread_mutex_unlock(&svc->batch_lock);
+    if (w.rc != STORE_OK)
+        snprintf(err, size, "%s", w.err);
+    return w.rc;
+}
+
+/* Ends a write: when status is 0 its unit joins the batch (the body is
+ * built from the state it leaves) and the answer waits until the batch is
+ * committed; otherwise only its unit is rolled back. Returns the HTTP
+ * status. */
 static int finish(ctx *c, int status, int ok_status, bool created, json_t **body)
 {
     service *svc = c->svc;
+    if (status == 0 && svc->st->ops->release(svc->st) != STORE_OK)
+        status = store_fail(svc, body);
     if (status == 0) {
-        if (svc->st->ops->commit(svc->st) != STORE_OK) {
-            status = store_fail(svc, body);
-        } else {
-            /* The body reads the committed state. */
-            *body = write_response(c, created);
-            status = ok_status;
-            notifier_wake(svc->notifier);
+        *body = write_response(c, created);
+        status = ok_status;
+        char err[300];
+        if (wait_durable(svc, err, sizeof(err)) != STORE_OK) { /* unlocks */
+            json_decref(*body);
+            status = fail(body, 500, "store_error", "",
+                          "the store failed: %s (nothing was saved)", err);
         }
-    }
-    if (status != ok_status)
+    } else {
         svc->st->ops->rollback(svc->st);
-    pthread_mutex_unlock(&svc->lock);
+        flush_if_idle(svc);
+        pthread_mutex_unlock(&svc->lock);
+    }
     ctx_free(c);
     return status;
+}
+
+/* A read-only store handle for a GET request (committed data only), and
+ * back into the pool after it. */
+static store *reader_get(service *svc, json_t **body)
+{
+    store *r = NULL;
+    pthread_mutex_lock(&svc->readers_lock);
+    if (svc->nreaders)
+        r = svc->readers[--svc->nreaders];
+    pthread_mutex_unlock(&svc->readers_lock);
+    if (r)
+        return r;
+    char err[600];
+    if (!(r = svc->st->ops->open_reader(svc->st, err, sizeof(err)))) {
+        fprintf(stderr, "escalator serve: store: %s\n", err);
+        fail(body, 500, "store_error", "", "the store failed: %s", err);
+    }
+    return r;
+}
+
+static void reader_put(service *svc, store *r)
+{
+    if (!r)
+        return;
+    r->ops->rollback(r); /* ends a snapshot left open */
+    pthread_mutex_lock(&svc->readers_lock);
+    if (svc->nreaders == svc->readers_cap) {
+        size_t cap = svc->readers_cap ? svc->readers_cap * 2 : 8;
+        store **grown = realloc(svc->readers, cap * sizeof(*grown));
+        if (grown) {
+            svc->readers = grown;
+            svc->readers_cap = cap;
+        }
+    }
+    if (svc->nreaders < svc->readers_cap) {
+        svc->readers[svc->nreaders++] = r;
+        r = NULL;
+    }
+    pthread_mutex_unlock(&svc->readers_lock);
+    if (r)
+        r->ops->close(r);
+}
+
+static int reader_fail(store *r, json_t **body)
+{
+    fprintf(stderr, "escalator serve: store: %s\n", r->ops->errmsg(r));
+    return fail(body, 500, "store_error", "", "the store failed: %s", r->ops->errmsg(r));
 }
 
 /* Fills what the contract leaves optional: created_at, status, the time of
@@ -1343,8 +1516,19 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
         return fail(body, 422, "invalid_ticket", "/status",
                     "expected one of new open pending escalated resolved closed");
 
+    /* Validate before anything is written, and before the lock: the
+     * policy needs no stored state for it, so writers check their tickets
+     * in parallel. */
+    json_t *probe = NULL, *shaped = json_deep_copy(ticket);
+    normalize(shaped, service_now(svc));
+    status = decide(svc, shaped, service_now(svc), &probe, body);
+    json_decref(probe);
+    json_decref(shaped);
+    if (status)
+        return status;
+
     ctx c = {.svc = svc, .id = id, .actor = "api"};
-    pthread_mutex_lock(&svc->lock);
+    lock_for_write(svc);
     c.now = service_now(svc);
     const store_ops *ops = svc->st->ops;
     if (ops->begin(svc->st) != STORE_OK) {
@@ -1358,14 +1542,6 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
         return finish(&c, store_fail(svc, body), 200, false, body);
     c.doc = json_deep_copy(ticket);
     normalize(c.doc, c.now);
-    /* Validate before anything is written. */
-    json_t *probe = NULL;
-    status = decide(svc, c.doc, c.now, &probe, body);
-    json_decref(probe);
-    if (status) {
-        json_decref(old_doc);
-        return finish(&c, status, 200, false, body);
-    }
     const char *new_status = jstr(c.doc, "status");
     char want[32];
     snprintf(want, sizeof(want), "%s", new_status);
@@ -1413,7 +1589,7 @@ static int begin_ticket(service *svc, const char *id, ctx *c, json_t **body)
     c->svc = svc;
     c->id = id;
     c->actor = "api";
-    pthread_mutex_lock(&svc->lock);
+    lock_for_write(svc);
     c->now = service_now(svc);
     if (svc->st->ops->begin(svc->st) != STORE_OK)
         return store_fail(svc, body);
@@ -1622,28 +1798,34 @@ int service_event_add(service *svc, const char *id, json_t *ev, json_t **body)
 
 int service_ticket_get(service *svc, const char *id, json_t **body)
 {
-    const store_ops *ops = svc->st->ops;
+    /* A read-only connection: committed data, one snapshot, and no wait
+     * for the writes in progress. */
+    store *rd = reader_get(svc, body);
+    if (!rd)
+        return 500;
+    const store_ops *ops = rd->ops;
     json_t *row = NULL, *doc = NULL, *events = NULL, *escs = NULL, *timers = NULL,
            *out = NULL, *e;
     size_t i;
     int status = 200;
-    pthread_mutex_lock(&svc->lock);
-    int g = load_ticket(svc, id, &row, &doc);
+    int g = ops->begin(rd);
+    if (g == STORE_OK)
+        g = load_ticket_in(rd, id, &row, &doc);
     if (g == STORE_NOTFOUND) {
         status = fail(body, 404, "not_found", "", "no ticket '%s'", id);
         goto done;
     }
-    if (g != STORE_OK || ops->events_list(svc->st, id, &events) != STORE_OK ||
-        ops->escalations_list(svc->st, id, &escs) != STORE_OK ||
-        ops->timers_list(svc->st, id, &timers) != STORE_OK ||
-        ops->outbox_list(svc->st, id, &out) != STORE_OK) {
-        status = store_fail(svc, body);
+    if (g != STORE_OK || ops->events_list(rd, id, &events) != STORE_OK ||
+        ops->escalations_list(rd, id, &escs) != STORE_OK ||
+        ops->timers_list(rd, id, &timers) != STORE_OK ||
+        ops->outbox_list(rd, id, &out) != STORE_OK) {
+        status = reader_fail(rd, body);
         goto done;
     }
     json_array_foreach(escs, i, e)
     {
         json_t *levels = NULL;
-        if (ops->levels_list(svc->st, jint(e, "id", 0), &levels) == STORE_OK)
+        if (ops->levels_list(rd, jint(e, "id", 0), &levels) == STORE_OK)
             json_object_set_new(e, "history", levels);
     }
     json_array_foreach(timers, i, e)
@@ -1673,7 +1855,7 @@ int service_ticket_get(service *svc, const char *id, json_t **body)
     present(*body);
     json_object_set_new(*body, "ticket", ticket);
 done:
-    pthread_mutex_unlock(&svc->lock);
+    reader_put(svc, rd);
     json_decref(row);
     json_decref(doc);
     json_decref(events);
@@ -1687,12 +1869,16 @@ int service_queue(service *svc, const char *team, json_t **body)
 {
     json_t *rows = NULL, *r;
     size_t i;
-    pthread_mutex_lock(&svc->lock);
+    store *rd = reader_get(svc, body);
+    if (!rd)
+        return 500;
     int64_t now = service_now(svc);
-    int rc = svc->st->ops->queue_list(svc->st, team, &rows);
-    pthread_mutex_unlock(&svc->lock);
+    int rc = rd->ops->queue_list(rd, team, &rows);
     if (rc != STORE_OK)
-        return store_fail(svc, body);
+        rc = reader_fail(rd, body);
+    reader_put(svc, rd);
+    if (rc != STORE_OK)
+        return rc;
     json_array_foreach(rows, i, r)
     {
         int64_t rb = jint(r, "respond_by", -1), opened = jint(r, "opened_at", now);
@@ -1736,11 +1922,17 @@ int service_metrics_summary(service *svc, json_t **body)
 {
     json_t *m = NULL, *l;
     size_t i;
-    pthread_mutex_lock(&svc->lock);
-    int rc = svc->st->ops->metrics(svc->st, &m);
-    pthread_mutex_unlock(&svc->lock);
+    store *rd = reader_get(svc, body);
+    if (!rd)
+        return 500;
+    int rc = rd->ops->begin(rd);
+    if (rc == STORE_OK)
+        rc = rd->ops->metrics(rd, &m);
     if (rc != STORE_OK)
-        return store_fail(svc, body);
+        rc = reader_fail(rd, body);
+    reader_put(svc, rd);
+    if (rc != STORE_OK)
+        return rc;
     int64_t tickets = jint(m, "tickets", 0), met = 0, breached = 0;
     json_object_set_new(m, "escalation_rate", ratio(jint(m, "escalated_tickets", 0), tickets));
     json_object_set_new(m, "resolution_rate", ratio(jint(m, "resolved", 0), tickets));
@@ -1766,8 +1958,13 @@ char *service_metrics_text(service *svc)
     int64_t tickets = 0;
     pthread_mutex_lock(&svc->lock);
     pending = svc->heap.len;
-    svc->st->ops->ticket_count(svc->st, &tickets);
     pthread_mutex_unlock(&svc->lock);
+    json_t *err = NULL;
+    store *rd = reader_get(svc, &err);
+    json_decref(err);
+    if (rd)
+        rd->ops->ticket_count(rd, &tickets);
+    reader_put(svc, rd);
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -1793,6 +1990,13 @@ char *service_metrics_text(service *svc)
     fprintf(f, "# HELP escalator_timers_pending Timers waiting in the heap.\n"
                "# TYPE escalator_timers_pending gauge\nescalator_timers_pending %zu\n",
             pending);
+    fprintf(f, "# HELP escalator_commits_total Store commits of grouped writes.\n"
+               "# TYPE escalator_commits_total counter\nescalator_commits_total %" PRIu64
+               "\n# HELP escalator_committed_writes_total Write requests those "
+               "commits made durable.\n# TYPE escalator_committed_writes_total counter\n"
+               "escalator_committed_writes_total %" PRIu64 "\n",
+            (uint64_t)atomic_load(&svc->n_batches),
+            (uint64_t)atomic_load(&svc->n_batched_writes));
     fprintf(f, "# HELP escalator_tickets Tickets stored.\n"
                "# TYPE escalator_tickets gauge\nescalator_tickets %" PRId64 "\n",
             tickets);
@@ -1924,7 +2128,7 @@ static json_t *deadline_changes(service *svc, bool recompute)
         if (rc != STORE_OK)
             break;
     }
-    if (recompute && rc == STORE_OK && ops->commit(svc->st) != STORE_OK)
+    if (recompute && rc == STORE_OK && commit_unit(svc) != STORE_OK)
         rc = STORE_ERROR;
     if (recompute && rc != STORE_OK)
         ops->rollback(svc->st);
@@ -2131,7 +2335,7 @@ static void fire(service *svc, const char *ticket, const char *cause)
         json_decref(data);
     }
 out:
-    if (rc == STORE_OK && ops->commit(svc->st) != STORE_OK)
+    if (rc == STORE_OK && commit_unit(svc) != STORE_OK)
         rc = STORE_ERROR;
     if (rc == STORE_OK)
         notifier_wake(svc->notifier);
@@ -2295,6 +2499,9 @@ service *service_new(const server_config *cfg)
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
     pthread_mutex_init(&svc->policy_lock, NULL);
+    pthread_mutex_init(&svc->batch_lock, NULL);
+    pthread_cond_init(&svc->batch_done, NULL);
+    pthread_mutex_init(&svc->readers_lock, NULL);
     pthread_key_create(&svc->engine_key, slot_free);
     timer_heap_init(&svc->heap);
     svc->manual = !strcmp(cfg->clock, "manual");
@@ -2355,6 +2562,9 @@ void service_free(service **psvc)
         pthread_join(svc->timer_thread, NULL);
     }
     notifier_free(&svc->notifier);
+    for (size_t i = 0; i < svc->nreaders; i++)
+        svc->readers[i]->ops->close(svc->readers[i]);
+    free(svc->readers);
     if (svc->st)
         svc->st->ops->close(svc->st);
     timer_heap_free(&svc->heap);
@@ -2369,6 +2579,9 @@ void service_free(service **psvc)
     pthread_mutex_destroy(&svc->lock);
     pthread_cond_destroy(&svc->wake);
     pthread_mutex_destroy(&svc->policy_lock);
+    pthread_mutex_destroy(&svc->batch_lock);
+    pthread_cond_destroy(&svc->batch_done);
+    pthread_mutex_destroy(&svc->readers_lock);
     free(svc);
     *psvc = NULL;
 }
@@ -2429,12 +2642,18 @@ int service_notifications_list(service *svc, json_t *query, json_t **body)
             json_object_set(filter, cols[i], json_object_get(query, keys[i]));
     json_t *rows = NULL, *r;
     size_t i;
-    pthread_mutex_lock(&svc->lock);
-    int rc = svc->st->ops->deliveries_list(svc->st, filter, &rows);
-    pthread_mutex_unlock(&svc->lock);
+    store *rd = reader_get(svc, body);
+    if (!rd) {
+        json_decref(filter);
+        return 500;
+    }
+    int rc = rd->ops->deliveries_list(rd, filter, &rows);
+    if (rc != STORE_OK)
+        rc = reader_fail(rd, body);
+    reader_put(svc, rd);
     json_decref(filter);
     if (rc != STORE_OK)
-        return store_fail(svc, body);
+        return rc;
     json_t *list = json_array();
     json_array_foreach(rows, i, r) json_array_append_new(list, delivery_json(r));
     json_decref(rows);
@@ -2459,13 +2678,17 @@ int service_notification_get(service *svc, const char *sid, json_t **body)
     json_t *row = NULL;
     if (delivery_id(sid, &id) != 0)
         return fail(body, 404, "not_found", "", "no notification '%s'", sid);
-    pthread_mutex_lock(&svc->lock);
-    int rc = svc->st->ops->delivery_get(svc->st, id, &row);
-    pthread_mutex_unlock(&svc->lock);
+    store *rd = reader_get(svc, body);
+    if (!rd)
+        return 500;
+    int rc = rd->ops->delivery_get(rd, id, &row);
+    if (rc == STORE_ERROR)
+        rc = reader_fail(rd, body);
+    reader_put(svc, rd);
     if (rc == STORE_NOTFOUND)
         return fail(body, 404, "not_found", "", "no notification '%s'", sid);
     if (rc != STORE_OK)
-        return store_fail(svc, body);
+        return rc;
     *body = delivery_json(row);
     json_decref(row);
     return 200;
@@ -2509,7 +2732,7 @@ int service_notification_resend(service *svc, const char *sid, json_t **body)
                                 "notification_resent", "admin", data);
         json_decref(data);
         if (rc == STORE_OK)
-            rc = ops->commit(svc->st);
+            rc = commit_unit(svc);
         if (rc != STORE_OK)
             status = store_fail(svc, body);
     }

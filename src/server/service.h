@@ -3,9 +3,12 @@
  * the engine, escalations with their level history, SLA and
  * acknowledgement timers, the notification outbox.
  *
- * Every operation takes the service lock for its store transaction, so each
- * request or timer is applied whole or not at all; evaluation itself runs
- * on a per-thread engine. Results are JSON: *body is owned by the caller, and
+ * Every write takes the service lock for its unit of work in the store, so
+ * each request or timer is applied whole or not at all; writes that arrive
+ * together share one commit, and a write is answered only once that commit
+ * has returned. Reads use read-only connections that see committed data
+ * and never wait for the lock. Evaluation itself runs on a per-thread
+ * engine. Results are JSON: *body is owned by the caller, and
  * on an error *body is the {"error": {...}} document with *status its HTTP
  * status.
  */

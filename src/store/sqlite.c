@@ -9,6 +9,7 @@
  */
 #include "store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +136,12 @@ static const char *const migrations[] = {
 /* The statements, prepared on first use. */
 #define STATEMENTS(X)                                                          \
     X(BEGIN, "BEGIN IMMEDIATE")                                                \
+    X(BEGIN_READ, "BEGIN")                                                     \
     X(COMMIT, "COMMIT")                                                        \
     X(ROLLBACK, "ROLLBACK")                                                    \
+    X(SAVEPOINT, "SAVEPOINT unit")                                             \
+    X(RELEASE, "RELEASE unit")                                                 \
+    X(ROLLBACK_TO, "ROLLBACK TO unit")                                         \
     X(TICKET_GET, "SELECT id, doc, status, level, priority, fired, decision, " \
                   "created_at, updated_at, first_response_at, resolved_at, "   \
                   "paused_at FROM tickets WHERE id = ?1")                      \
@@ -306,6 +311,11 @@ typedef struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *stmts[S_COUNT];
     char err[512];
+    char *path;
+    bool reader;  /* open_reader(): read-only, snapshots only */
+    bool in_unit; /* between begin() and release(), commit() or rollback() */
+    int released; /* units waiting in the open batch for flush() */
+    bool lost;    /* released units went with a transaction SQLite ended */
 } sqlite_store;
 
 #define SS(s) ((sqlite_store *)(s))
@@ -442,6 +452,7 @@ static void sq_close(store *base)
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(s->stmts[i]);
     sqlite3_close(s->db);
+    free(s->path);
     free(s);
 }
 
@@ -470,16 +481,143 @@ static int sq_schema_version(store *s) { return schema_version(SS(s)); }
         return exec_stmt(s, st_, what);                                        \
     } while (0)
 
-static int sq_begin(store *b) { RUN(SS(b), S_BEGIN, "begin", (void)0); }
-static int sq_commit(store *b) { RUN(SS(b), S_COMMIT, "commit", (void)0); }
+/* ---- transactions: units of work grouped into batches -------------------
+ *
+ * The batch is one transaction (BEGIN IMMEDIATE ... COMMIT) and each unit a
+ * SAVEPOINT in it. SQLite ends a transaction by itself after some errors
+ * (disk full, I/O error, busy): then the units released into it are gone,
+ * and flush() must say so rather than commit an empty transaction. */
+
+static int run_simple(sqlite_store *s, int which, const char *what)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    return st ? exec_stmt(s, st, what) : STORE_ERROR;
+}
+
+/* True when released units were lost with a transaction SQLite ended; it
+ * stays so until flush() has reported it. */
+static bool batch_lost(sqlite_store *s)
+{
+    if (s->released > 0 && sqlite3_get_autocommit(s->db)) {
+        s->released = 0;
+        s->lost = true;
+    }
+    if (s->lost)
+        snprintf(s->err, sizeof(s->err),
+                 "the batch transaction was rolled back by the database");
+    return s->lost;
+}
+
+static int sq_begin(store *b)
+{
+    sqlite_store *s = SS(b);
+    if (s->reader)
+        return run_simple(s, S_BEGIN_READ, "begin");
+    if (s->in_unit) {
+        snprintf(s->err, sizeof(s->err), "begin: a unit of work is open already");
+        return STORE_ERROR;
+    }
+    if (batch_lost(s))
+        return STORE_ERROR;
+    if (sqlite3_get_autocommit(s->db) &&
+        run_simple(s, S_BEGIN, "begin") != STORE_OK)
+        return STORE_ERROR;
+    if (run_simple(s, S_SAVEPOINT, "begin") != STORE_OK) {
+        if (s->released == 0 && !sqlite3_get_autocommit(s->db))
+            run_simple(s, S_ROLLBACK, "rollback");
+        return STORE_ERROR;
+    }
+    s->in_unit = true;
+    return STORE_OK;
+}
+
+static int sq_release(store *b)
+{
+    sqlite_store *s = SS(b);
+    if (s->reader || !s->in_unit)
+        return STORE_OK;
+    s->in_unit = false;
+    if (sqlite3_get_autocommit(s->db)) {
+        /* The transaction is gone, this unit with it, and the units
+         * released before it (flush() reports them lost). */
+        batch_lost(s);
+        snprintf(s->err, sizeof(s->err),
+                 "the transaction was rolled back by the database");
+        return STORE_ERROR;
+    }
+    if (run_simple(s, S_RELEASE, "release") != STORE_OK) {
+        sqlite3_stmt *st = stmt(s, S_ROLLBACK_TO);
+        if (st && exec_stmt(s, st, "rollback") == STORE_OK)
+            run_simple(s, S_RELEASE, "release");
+        if (s->released == 0 && !sqlite3_get_autocommit(s->db))
+            run_simple(s, S_ROLLBACK, "rollback");
+        return STORE_ERROR;
+    }
+    s->released++;
+    return STORE_OK;
+}
+
+static int sq_flush(store *b)
+{
+    sqlite_store *s = SS(b);
+    if (s->reader)
+        return STORE_OK;
+    if (batch_lost(s)) {
+        s->lost = false;
+        return STORE_ERROR;
+    }
+    if (sqlite3_get_autocommit(s->db))
+        return STORE_OK; /* nothing open */
+    int rc = run_simple(s, S_COMMIT, "commit");
+    if (rc != STORE_OK && !sqlite3_get_autocommit(s->db)) {
+        char why[sizeof(s->err)];
+        memcpy(why, s->err, sizeof(why));
+        run_simple(s, S_ROLLBACK, "rollback");
+        memcpy(s->err, why, sizeof(why));
+    }
+    s->released = 0;
+    return rc;
+}
+
+static int sq_commit(store *b)
+{
+    sqlite_store *s = SS(b);
+    if (s->reader)
+        return sqlite3_get_autocommit(s->db) ? STORE_OK
+                                             : run_simple(s, S_COMMIT, "commit");
+    if (sq_release(b) != STORE_OK) {
+        sq_flush(b); /* what the other units did still goes */
+        return STORE_ERROR;
+    }
+    return sq_flush(b);
+}
+
+/* Undoes the current unit; the units released before it stay. */
 static void sq_rollback(store *b)
 {
     sqlite_store *s = SS(b);
-    if (sqlite3_get_autocommit(s->db))
+    if (s->reader) {
+        if (!sqlite3_get_autocommit(s->db))
+            run_simple(s, S_ROLLBACK, "rollback");
         return;
-    sqlite3_stmt *st = stmt(s, S_ROLLBACK);
-    if (st)
-        exec_stmt(s, st, "rollback");
+    }
+    if (!s->in_unit)
+        return; /* nothing of the caller's is open */
+    s->in_unit = false;
+    char why[sizeof(s->err)];
+    memcpy(why, s->err, sizeof(why)); /* keep the error the caller reports */
+    if (sqlite3_get_autocommit(s->db)) {
+        batch_lost(s); /* SQLite ended the transaction already */
+    } else if (s->released == 0) {
+        run_simple(s, S_ROLLBACK, "rollback");
+    } else if (run_simple(s, S_ROLLBACK_TO, "rollback") != STORE_OK ||
+               run_simple(s, S_RELEASE, "rollback") != STORE_OK) {
+        /* The savepoint cannot be undone alone: the whole batch goes, and
+         * flush() reports it to the units that wait for it. */
+        run_simple(s, S_ROLLBACK, "rollback");
+        batch_lost(s);
+    }
+    memcpy(s->err, why, sizeof(why));
 }
 
 static int sq_ticket_get(store *b, const char *id, json_t **row)
@@ -942,6 +1080,8 @@ done:
     return rc;
 }
 
+static store *sq_open_reader(store *b, char *errbuf, size_t errsize);
+
 static const store_ops sqlite_ops = {
     .close = sq_close,
     .errmsg = sq_errmsg,
@@ -949,6 +1089,9 @@ static const store_ops sqlite_ops = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .release = sq_release,
+    .flush = sq_flush,
+    .open_reader = sq_open_reader,
     .ticket_get = sq_ticket_get,
     .ticket_put = sq_ticket_put,
     .ticket_count = sq_ticket_count,
@@ -1041,6 +1184,7 @@ store *store_sqlite_open(const char *path, const char *synchronous,
         return NULL;
     }
     s->base.ops = &sqlite_ops;
+    s->path = strdup(path);
     const char *sync = synchronous && !strcmp(synchronous, "full")
                            ? "PRAGMA synchronous=FULL"
                            : "PRAGMA synchronous=NORMAL";
@@ -1061,6 +1205,37 @@ store *store_sqlite_open(const char *path, const char *synchronous,
         if (!s->err[0])
             fail(s, path);
         snprintf(errbuf, errsize, "%s: %s", path, s->err);
+        sq_close(&s->base);
+        return NULL;
+    }
+    return &s->base;
+}
+
+/* Another connection to the same file, opened read-only: in WAL mode it
+ * reads the last committed state while the writer works on the next batch. */
+static store *sq_open_reader(store *b, char *errbuf, size_t errsize)
+{
+    sqlite_store *w = SS(b);
+    sqlite_store *s = calloc(1, sizeof(*s));
+    if (!s || !w->path) {
+        free(s);
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    s->base.ops = &sqlite_ops;
+    s->reader = true;
+    s->path = strdup(w->path);
+    if (!s->path || sqlite3_open_v2(w->path, &s->db,
+                                    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                                    NULL) != SQLITE_OK) {
+        snprintf(errbuf, errsize, "%s: %s", w->path,
+                 s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        sq_close(&s->base);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (sqlite3_exec(s->db, "PRAGMA query_only=ON", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(errbuf, errsize, "%s: %s", w->path, sqlite3_errmsg(s->db));
         sq_close(&s->base);
         return NULL;
     }

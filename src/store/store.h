@@ -17,10 +17,25 @@
  * between begin() and commit() are durable once commit() returns (SQLite: WAL
  * with synchronous=NORMAL survives a kill of the process; FULL also survives a
  * power loss).
+ *
+ * Group commit: begin() starts a unit of work. release() ends it without
+ * making it durable: it waits in the open batch, and later units join the
+ * same batch; flush() then commits the whole batch at once (one COMMIT, one
+ * fsync under FULL). rollback() undoes the current unit only: the units
+ * already released stay in the batch. commit() is release() and flush().
+ * If flush() fails, every unit of the batch is lost and none may be
+ * acknowledged. (SQLite: the batch is one transaction and a unit a
+ * SAVEPOINT in it. A back end whose database groups commits itself, such as
+ * PostgreSQL, may commit in release() and make flush() a no-op.)
+ *
+ * Readers: open_reader() gives another handle on the same database that
+ * only reads and only sees committed batches, so that reads do not wait for
+ * writes; begin() and commit() on it bracket one consistent snapshot.
  */
 #ifndef ESC_STORE_H
 #define ESC_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -37,6 +52,12 @@ typedef struct store_ops {
     int (*begin)(store *s);
     int (*commit)(store *s);
     void (*rollback)(store *s);
+    /* Group commit (see above). */
+    int (*release)(store *s);
+    int (*flush)(store *s);
+    /* A read-only handle on the same database, closed with close(); NULL
+     * with the reason in err. */
+    store *(*open_reader)(store *s, char *err, size_t size);
 
     /* tickets: {id, doc, status, level, priority, fired, decision,
      * created_at, updated_at, first_response_at, resolved_at, paused_at} */

@@ -1,7 +1,8 @@
 /*
  * test_server.c - the parts of the service that need no socket: the timer
  * heap, the SQLite store (migrations, once-per-cause timers, the outbox's
- * idempotency, queue order), durations, tokens and roles.
+ * idempotency, queue order, units of work grouped into one commit, readers
+ * that see committed batches only), durations, tokens and roles.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +14,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "../../src/server/auth.h"
 #include "../../src/server/config.h"
+#include "../../src/server/service.h"
 #include "../../src/server/timers.h"
 #include "../../src/store/store.h"
 
@@ -198,6 +201,202 @@ static void test_store(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static size_t count_messages(store *r, const char *ticket)
+{
+    json_t *rows = NULL;
+    assert_int_equal(r->ops->messages_list(r, ticket, &rows), STORE_OK);
+    size_t n = json_array_size(rows);
+    json_decref(rows);
+    return n;
+}
+
+/* Units of work share one commit: a reader sees none of them before
+ * flush(), a failed unit is undone alone, and a failed COMMIT loses the
+ * whole batch. */
+static void test_store_batches(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/escalator-test-XXXXXX", path[300], err[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    store *s = open_store(path);
+    const store_ops *ops = s->ops;
+    store *r = ops->open_reader(s, err, sizeof(err));
+    assert_non_null(r);
+
+    json_t *row = json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:n, s:i, s:i, s:n, s:n, s:n}",
+                            "id", "T-1", "doc", "{\"id\":\"T-1\"}", "status", "open",
+                            "level", "priority", "fired", "[]", "decision",
+                            "created_at", 100, "updated_at", 100,
+                            "first_response_at", "resolved_at", "paused_at");
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->ticket_put(s, row), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "customer", 100, "one"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    /* This unit fails (no such ticket): only it is undone. */
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 101, "undone"), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-9", "agent", 101, "orphan"), STORE_ERROR);
+    ops->rollback(s);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "customer", 102, "two"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+
+    /* Nothing is committed yet: the reader sees nothing. */
+    json_t *got = NULL;
+    assert_int_equal(r->ops->ticket_get(r, "T-1", &got), STORE_NOTFOUND);
+    assert_int_equal(ops->flush(s), STORE_OK);
+    assert_int_equal(r->ops->ticket_get(r, "T-1", &got), STORE_OK);
+    json_decref(got);
+    assert_int_equal(count_messages(r, "T-1"), 2);
+    assert_int_equal(ops->flush(s), STORE_OK); /* nothing open: nothing to do */
+
+    /* A reader's snapshot holds still while batches commit. */
+    assert_int_equal(r->ops->begin(r), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 2);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 103, "three"), STORE_OK);
+    assert_int_equal(ops->commit(s), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 2);
+    assert_int_equal(r->ops->commit(r), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 3);
+
+    /* A COMMIT that fails: a deferred foreign key, checked only at COMMIT,
+     * breaks when a message says "poison". Every unit of the batch is lost,
+     * and the store goes on with the next one. */
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "CREATE TABLE poison (m TEXT REFERENCES tickets(id) "
+                                  "DEFERRABLE INITIALLY DEFERRED);"
+                                  "CREATE TRIGGER poisoned AFTER INSERT ON messages "
+                                  "WHEN NEW.body = 'poison' BEGIN "
+                                  "INSERT INTO poison VALUES ('no such ticket'); END;"
+                                  "CREATE TRIGGER abort_all AFTER INSERT ON messages "
+                                  "WHEN NEW.body = 'rollback' BEGIN "
+                                  "SELECT RAISE(ROLLBACK, 'the whole transaction'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    ops->close(s);
+    s = open_store(path);
+    ops = s->ops;
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 104, "fine"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 105, "poison"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    assert_int_equal(ops->flush(s), STORE_ERROR);
+    assert_non_null(strstr(ops->errmsg(s), "FOREIGN KEY"));
+    assert_int_equal(count_messages(r, "T-1"), 3);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 106, "after"), STORE_OK);
+    assert_int_equal(ops->commit(s), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 4);
+
+    /* A statement that makes SQLite end the whole transaction: the unit
+     * fails, the units released before it are reported lost by flush(),
+     * and the next batch works. */
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 107, "gone"), STORE_OK);
+    assert_int_equal(ops->release(s), STORE_OK);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 108, "rollback"), STORE_ERROR);
+    ops->rollback(s);
+    assert_int_equal(ops->begin(s), STORE_ERROR); /* until the loss is reported */
+    assert_int_equal(ops->flush(s), STORE_ERROR);
+    assert_int_equal(count_messages(r, "T-1"), 4);
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->message_add(s, "T-1", "agent", 109, "again"), STORE_OK);
+    assert_int_equal(ops->commit(s), STORE_OK);
+    assert_int_equal(count_messages(r, "T-1"), 5);
+
+    r->ops->close(r);
+    ops->close(s);
+    json_decref(row);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A COMMIT that fails at the service: the write is answered 500 and is not
+ * there, and the timers its work pushed on the heap do not fire when they
+ * come due (each is looked up in the store first). */
+static void test_service_failed_commit(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/escalator-test-XXXXXX", path[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    char *argv[] = {"serve", "--db", path, "--policy", "tests/server/policy.yaml",
+                    "--clock", "manual", "--clock-start", "2026-11-23T12:00:00Z",
+                    "--ack-timeout", "0", NULL};
+    server_config cfg;
+    assert_int_equal(config_load(&cfg, 11, argv), 0);
+    service *svc = service_new(&cfg);
+    assert_non_null(svc);
+
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "CREATE TABLE poison (m TEXT REFERENCES tickets(id) "
+                                  "DEFERRABLE INITIALLY DEFERRED);"
+                                  "CREATE TRIGGER poisoned AFTER INSERT ON messages "
+                                  "WHEN NEW.body = 'poison' BEGIN "
+                                  "INSERT INTO poison VALUES ('no such ticket'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+
+    /* Escalates to the carrier (timers armed), then the COMMIT fails. */
+    json_t *t = json_pack("{s:s, s:s, s:s, s:{s:i}, s:[{s:s, s:s}]}", "id", "P-1",
+                          "channel", "chat", "status", "open", "fields",
+                          "port_in_rejections", 4, "messages", "from", "customer",
+                          "text", "poison");
+    json_t *body = NULL;
+    assert_int_equal(service_ticket_put(svc, t, &body), 500);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(body, "error"),
+                                                          "code")),
+                        "store_error");
+    json_decref(body);
+    json_decref(t);
+    body = NULL;
+    assert_int_equal(service_ticket_get(svc, "P-1", &body), 404);
+    json_decref(body);
+
+    /* The heap still holds the failed write's timers: looked at, not fired. */
+    json_t *adv = json_pack("{s:s}", "advance", "100h");
+    body = NULL;
+    assert_int_equal(service_clock(svc, adv, &body), 200);
+    assert_true(json_integer_value(json_object_get(body, "timers_checked")) > 0);
+    json_decref(body);
+    json_decref(adv);
+    char *metrics = service_metrics_text(svc);
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "escalator_timers_fired_total 0\n"));
+    free(metrics);
+
+    /* The next write goes through. */
+    t = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "id", "P-2", "channel", "chat",
+                  "status", "open", "messages", "from", "customer", "text", "hello");
+    body = NULL;
+    assert_int_equal(service_ticket_put(svc, t, &body), 201);
+    json_decref(body);
+    json_decref(t);
+    body = NULL;
+    assert_int_equal(service_ticket_get(svc, "P-2", &body), 200);
+    json_decref(body);
+
+    service_free(&svc);
+    config_free(&cfg);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +404,8 @@ int main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_auth_roles),
         cmocka_unit_test(test_store),
+        cmocka_unit_test(test_store_batches),
+        cmocka_unit_test(test_service_failed_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
