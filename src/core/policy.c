@@ -594,7 +594,7 @@ static const char *const notify_channels[] = {
 
 const char *const esc__notify_events[] = {
     "escalated", "sla_warning", "sla_breach", "acknowledged", "follow_up",
-    "chain_step", NULL};
+    "chain_step", "resolution_breach", NULL};
 
 /* `on:` of a notify entry: one event or a list of them. */
 static unsigned compile_notify_on(ctx *c, yv v)
@@ -612,7 +612,7 @@ static unsigned compile_notify_on(ctx *c, yv v)
             esc__cc_error(CC, lines[i], cols[i],
                           "unknown notification event '%s' (expected "
                           "escalated, sla_warning, sla_breach, acknowledged, "
-                          "follow_up or chain_step)", ev[i]);
+                          "follow_up, chain_step or resolution_breach)", ev[i]);
         on |= bit;
     }
     if (!n && is_seq(v))

@@ -176,7 +176,8 @@ enum {
     ESC__ON_SLA_BREACH = 1u << 2,
     ESC__ON_ACKNOWLEDGED = 1u << 3,
     ESC__ON_FOLLOW_UP = 1u << 4,
-    ESC__ON_CHAIN_STEP = 1u << 5
+    ESC__ON_CHAIN_STEP = 1u << 5,
+    ESC__ON_RESOLUTION_BREACH = 1u << 6
 };
 /* Their names, in bit order, NULL-terminated. */
 extern const char *const esc__notify_events[];

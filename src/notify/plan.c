@@ -474,6 +474,14 @@ static int plan_lifecycle(store *st, const notify_event *ev, json_t *base, int *
                      "Not acknowledged: %s has not taken %s yet (reminder %lld).", team,
                      about, (long long)(json_is_integer(rep) ? json_integer_value(rep) : 1));
         }
+    } else if (!strcmp(k, "resolution_breach")) {
+        json_t *by = json_object_get(ev->data, "resolve_by");
+        char when[32] = "its target";
+        if (json_is_integer(by))
+            esc_time_format(json_integer_value(by), when, sizeof(when));
+        snprintf(label, sizeof(label), "Resolution target missed");
+        snprintf(text, sizeof(text), "Resolution target missed: %s with %s was not resolved by %s.",
+                 about, team, when);
     } else if (!strcmp(k, "acknowledged")) {
         const char *by = jstr(ev->data, "by");
         snprintf(label, sizeof(label), "Acknowledged");

@@ -77,7 +77,7 @@ static const setting settings[] = {
      "for a policy that names no lifecycle notification (notify on:), the "
      "lifecycle events that notify the recipients of the escalation: all, "
      "none, or some of sla_warning sla_breach follow_up ack_timeout "
-     "acknowledged, comma-separated"},
+     "acknowledged resolution_breach, comma-separated"},
     {"notify_max_attempts", T_INT, OFF(notify_max_attempts), "8", 1, 1000,
      "delivery attempts before a notification is failed (the dead letter)"},
     {"notify_backoff", T_DURATION, OFF(notify_backoff), "2s", 1, 86400,

@@ -62,6 +62,10 @@ api GET /v1/tickets/CL-2
 expect '[.events[] | select(.kind == "resolution_breach") | [.at, .data.resolve_by]]' \
     '[["2026-11-30T15:30:01Z","2026-11-30T15:30:00Z"]]'
 expect '.escalations[0].resolution_breached_at' '"2026-11-30T15:30:01Z"'
+api GET "/v1/notifications?ticket=CL-2&event=resolution_breach" "" "$VIEWER"
+expect '[.notifications[] | [.channel, .to, .message.text]]' \
+    '[["webhook","carrier-desk","Resolution target missed: ticket CL-2 (Can'"'"'t bring my number over) with Carrier was not resolved by 2026-11-30T15:30:00Z."]]' \
+    "the carrier's desk is told"
 api GET /v1/queues/carrier "" "$VIEWER"
 expect '[.tickets[] | [.ticket_id, .resolution]]' '[["CL-2","breached"]]'
 api POST /v1/tickets/CL-2/events '{"type":"status","status":"resolved"}' "$AGENT"

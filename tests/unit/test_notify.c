@@ -404,7 +404,8 @@ static void test_notify_entries_compile(void **state)
     first_diag(POLICY_HEAD "      - {on: [sla_breach, breach], channel: slack, to: x}\n", d,
                sizeof(d));
     assert_string_equal(d, "12:27: unknown notification event 'breach' (expected escalated, "
-                           "sla_warning, sla_breach, acknowledged, follow_up or chain_step)");
+                           "sla_warning, sla_breach, acknowledged, follow_up, chain_step or "
+                           "resolution_breach)");
     first_diag(POLICY_HEAD "      - {on: follow_up, channel: fax, to: x}\n", d, sizeof(d));
     assert_string_equal(d, "12:34: unknown notification channel 'fax' (expected slack, email, "
                            "pager, webhook, phone, dashboard, sms or customer)");
