@@ -10,6 +10,8 @@ BOT=bench-bot-0003
 VIEWER=bench-viewer-0004
 TOKENS="admin:$ADMIN,agent:$AGENT,bot:$BOT,viewer:$VIEWER"
 ESC=${ESC:-build/escalator}
+# Debian puts nginx in /usr/sbin, which a user's PATH may lack.
+PATH=$PATH:/usr/sbin
 
 say() { printf '%s\n' "$*"; }
 section() { printf '\n== %s\n' "$*"; }
