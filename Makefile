@@ -93,7 +93,7 @@ ALL_OBJS := $(LIB_OBJS) $(CLI_OBJS) $(ASAN_LIB_OBJS) $(ASAN_CLI_OBJS) \
             $(FUZZ_SRCS:%.c=$(B)/fuzz/obj/%.o) $(FUZZ_SERVER_OBJS) \
             $(B)/asan/obj/tests/notify/peer.o $(B)/obj/tests/notify/peer.o
 
-.PHONY: all deps run triage-examples test asan fuzz-build fuzz bench install uninstall clean help
+.PHONY: all deps bench-deps run triage-examples test asan fuzz-build fuzz bench install uninstall clean help
 .DELETE_ON_ERROR:
 .SECONDARY: $(ALL_OBJS)
 
@@ -101,8 +101,12 @@ all: $(B)/libescalator.a $(B)/libescalator.so $(B)/escalator
 
 # The benchmarks of BENCHMARKS.md (never part of `make test`):
 # BENCH_TICKETS=20000 for a quick try.
-bench: deps all
+bench: bench-deps all
 	bench/run.sh
+
+# The packages of `make deps` and those of the benchmarks (nginx, wrk, node).
+bench-deps:
+	@scripts/deps.sh bench
 
 help:
 	@sed -n 's/^#   //p' Makefile

@@ -30,7 +30,13 @@
 #   peer        json-rules-engine with a 16-rule subset of meow-mobile
 #               (bench/peer/), against escalator with the same subset on the
 #               same tickets; agreement of their decisions
-#   4. policy   compile time of each of the five packs (bench_compile)
+#   2. service  bench/service.sh: POST /v1/evaluate, POST /v1/tickets
+#               (durable), GET /v1/queues/{team} with wrk, against nginx
+#               serving a static body of the same size
+#   3. clocks   bench/clocks.sh: 100,000 and 1,000,000 open tickets with
+#               running timers: start-up, memory per timer, fire lag
+#   4. policy   compile time of each of the five packs (bench_compile); a
+#               policy reload under load (bench/service.sh)
 # then the ratios against the targets. Nothing here is part of `make test`.
 #
 # Everything it writes goes to build/bench/; the npm package goes to
@@ -215,6 +221,16 @@ build/escalator triage --policy bench/peer/meow-subset.yaml --now "$NOW" --jsonl
 node bench/peer/run.js "$prefix" --out "$OUT/subset.peer.out" >/dev/null
 node bench/peer/compare.js "$OUT/subset.escalator.out" "$OUT/subset.peer.out" | record
 
+# ---- 2. the service, 3. the clocks, 4. a policy reload under load ---------------
+
+section "2. and 4. the service under load, against nginx; a policy reload under load"
+say "command: bench/service.sh"
+bench/service.sh | record
+
+section "3. the clocks: open tickets with running SLA timers"
+say "command: bench/clocks.sh"
+bench/clocks.sh | record
+
 # ---- 4. policy compile time -------------------------------------------------
 
 section "4. policy compile time (esc_policy_load_file, YAML to the compiled policy)"
@@ -228,6 +244,16 @@ awk '$2 ~ /^name=/ {
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         if (v["unit"] == "percent")
             printf "%-40s %10.2f %%\n", v["name"], v["rate"]
+        else if (v["unit"] == "requests")
+            printf "%-40s %10.0f requests/s (%.0f .. %.0f); p50 %.3f ms, p99 %.3f ms\n",
+                   v["name"], v["rate"], v["rps_min"], v["rps_max"], v["p50_ms"], v["p99_ms"]
+        else if (v["unit"] == "timers")
+            printf "%-40s %10.3f s start-up (%.3f .. %.3f); VmHWM %d KiB%s\n",
+                   v["name"], v["median_s"], v["min_s"], v["max_s"], v["hwm_kib"],
+                   v["items"] ? sprintf(", %.0f bytes an open timer", v["peak_bytes_per_timer"]) : ""
+        else if (v["unit"] == "firings")
+            printf "%-40s %10d fired; lag p50 %d ms, p99 %d ms, max %d ms\n",
+                   v["name"], v["items"], v["p50_ms"], v["p99_ms"], v["max_ms"]
         else if (v["unit"] == "compilations")
             printf "%-40s %10.1f ms       (%.1f .. %.1f ms)\n", v["name"],
                    v["median_s"] * 1e3, v["min_s"] * 1e3, v["max_s"] * 1e3

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # deps.sh - installs the Debian packages escalator needs to build and test,
 # when they are missing. Run as root, or as a user with sudo.
+#
+# usage: scripts/deps.sh          what `make`, `make test` and `make run` need
+#        scripts/deps.sh bench    that, and what the benchmarks need too
 set -euo pipefail
+
+group=${1:-}
+case $group in
+    "" | bench) ;;
+    *) echo "usage: scripts/deps.sh [bench]" >&2; exit 2 ;;
+esac
 
 # Debian 12 package names, one a line: a new dependency is one more line.
 PACKAGES=(
@@ -25,11 +34,27 @@ PACKAGES=(
     jq                 # server integration tests
 )
 
+# What `make bench` needs as well (bench/run.sh, bench/service.sh,
+# bench/clocks.sh): never installed by `make test`.
+BENCH_PACKAGES=(
+    nginx-light        # the static-file peer of the service benchmark
+    wrk                # the HTTP load generator
+    nodejs             # the json-rules-engine peer
+    npm                # its package (bench/package-lock.json)
+    sqlite3            # seeding and reading the benchmark databases
+    procps             # ps, free: the machine's state next to the figures
+)
+[ "$group" = bench ] && PACKAGES+=("${BENCH_PACKAGES[@]}")
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
     # "install ok installed", "hold ok installed": the last word counts.
-    [ "${status##* }" = installed ] || missing+=("$pkg")
+    [ "${status##* }" = installed ] && continue
+    # node from another source (NodeSource's nodejs) brings its own npm,
+    # which Debian's npm package would conflict with.
+    [ "$pkg" = npm ] && command -v npm >/dev/null 2>&1 && continue
+    missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -3,12 +3,20 @@
  * the rest is read and dropped so that the client gets a 413 rather than a
  * reset; a declared Content-Length over the limit is answered at once),
  * hands the request to api_handle and queues its response.
+ *
+ * Each worker thread of the pool polls its own share of the connections, so
+ * a request that takes long holds up the others of its thread. A policy
+ * reload (compiling the policy: up to a second or more) therefore runs on a
+ * thread of its own while its connection is suspended, and is answered when
+ * it is done; the other connections go on being served.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +34,7 @@ struct http_server {
     size_t max_body;
     double deadline; /* seconds a body may take to arrive whole */
     int port;
+    atomic_int aside; /* requests running on a thread of their own */
 };
 
 typedef struct request {
@@ -33,6 +42,12 @@ typedef struct request {
     size_t len, cap;
     bool too_large;
     struct timespec started; /* when the headers were in */
+    /* A request handled aside (see above): */
+    struct MHD_Connection *conn;
+    http_server *h;
+    char *method, *url, *authz;
+    atomic_bool done;
+    api_response out;
 } request;
 
 static double since(const struct timespec *t)
@@ -66,6 +81,55 @@ static const char *conn_header(void *cls, const char *name)
 static const char *conn_query(void *cls, const char *name)
 {
     return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Requests too slow for a polling thread: a policy reload. */
+static bool runs_aside(const char *method, const char *url)
+{
+    return !strcmp(method, "POST") && !strcmp(url, "/v1/policy/reload");
+}
+
+static void *aside_main(void *arg)
+{
+    request *rq = arg;
+    http_server *h = rq->h;
+    api_lookup lk = {conn_header, conn_query, rq->conn};
+    api_handle_ex(h->svc, h->auth, rq->method, rq->url, rq->authz, rq->buf, rq->len,
+                  rq->too_large, &lk, &rq->out);
+    atomic_store(&rq->done, true);
+    MHD_resume_connection(rq->conn);
+    atomic_fetch_sub(&h->aside, 1);
+    return NULL;
+}
+
+/* Suspends the connection and handles the request on a thread of its own;
+ * MHD calls on_request again once it is resumed. */
+static enum MHD_Result start_aside(http_server *h, struct MHD_Connection *conn,
+                                   request *rq, const char *method, const char *url)
+{
+    const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_AUTHORIZATION);
+    rq->conn = conn;
+    rq->h = h;
+    rq->method = strdup(method);
+    rq->url = strdup(url);
+    rq->authz = authz ? strdup(authz) : NULL;
+    if (!rq->method || !rq->url || (authz && !rq->authz))
+        return MHD_NO;
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    atomic_fetch_add(&h->aside, 1);
+    MHD_suspend_connection(conn);
+    int rc = pthread_create(&t, &attr, aside_main, rq);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        MHD_resume_connection(conn);
+        atomic_fetch_sub(&h->aside, 1);
+        return MHD_NO;
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -120,6 +184,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         rq->len += n;
         return MHD_YES;
     }
+    if (rq->h) /* resumed: the request handled aside is done, or not yet */
+        return atomic_load(&rq->done) ? respond(conn, &rq->out) : MHD_YES;
+    if (runs_aside(method, url))
+        return start_aside(h, conn, rq, method, url);
     api_response r;
     const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_AUTHORIZATION);
@@ -138,6 +206,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     request *rq = *con_cls;
     if (rq) {
         free(rq->buf);
+        free(rq->method);
+        free(rq->url);
+        free(rq->authz);
         free(rq);
     }
     *con_cls = NULL;
@@ -165,7 +236,8 @@ http_server *http_start(service *svc, const auth *a, const server_config *cfg,
         return NULL;
     }
     h->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+            MHD_ALLOW_SUSPEND_RESUME,
         (uint16_t)cfg->port, NULL, NULL, on_request, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
@@ -194,6 +266,11 @@ void http_stop(http_server **ph)
     http_server *h = *ph;
     if (!h)
         return;
+    /* A suspended connection must be resumed before the daemon stops. */
+    while (atomic_load(&h->aside) > 0) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
     MHD_stop_daemon(h->daemon);
     free(h);
     *ph = NULL;

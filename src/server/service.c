@@ -2229,8 +2229,13 @@ static void fire(service *svc, const char *ticket, const char *cause)
      * while its escalation is open. */
     bool current = g == STORE_OK && jint(esc, "id", 0) == e &&
                    (has_prefix(cause, "resolve:") || jint(esc, "levels", 0) == n);
-    json_t *data = json_pack("{s:s, s:I, s:O}", "cause", cause, "due_at", (json_int_t)due,
-                             "team", current ? json_object_get(esc, "team") : json_null());
+    /* fired_ms: when it fired on the real clock, in milliseconds (the fire
+     * lag is fired_ms - 1000 * due_at on the real clock). */
+    struct timespec fired;
+    clock_gettime(CLOCK_REALTIME, &fired);
+    json_t *data = json_pack("{s:s, s:I, s:O, s:I}", "cause", cause, "due_at", (json_int_t)due,
+                             "team", current ? json_object_get(esc, "team") : json_null(),
+                             "fired_ms", (json_int_t)fired.tv_sec * 1000 + fired.tv_nsec / 1000000);
     /* The deadline as it stands (a paused clock moved it): one second
      * before a deadline's own timer, the open level's for a warning. */
     if (has_prefix(cause, "respond:") || has_prefix(cause, "resolve:")) {
@@ -2360,8 +2365,7 @@ static int run_due(service *svc)
         timer_entry e;
         timer_heap_pop(&svc->heap, &e);
         fire(svc, e.ticket, e.cause);
-        free(e.ticket);
-        free(e.cause);
+        timer_entry_free(&e);
         n++;
     }
     return n;
@@ -2431,8 +2435,7 @@ int service_clock(service *svc, json_t *req, json_t **body)
         timer_entry e;
         timer_heap_pop(&svc->heap, &e);
         fire(svc, e.ticket, e.cause);
-        free(e.ticket);
-        free(e.cause);
+        timer_entry_free(&e);
         fired++;
     }
     atomic_store(&svc->manual_now, to);
@@ -2490,6 +2493,12 @@ int service_seed(service *svc, const char *dir)
 
 /* ---- life cycle ----------------------------------------------------------- */
 
+/* One armed timer read at start-up into the heap. */
+static int load_timer(void *arg, const char *ticket, const char *cause, int64_t due)
+{
+    return timer_heap_push(arg, due, ticket, cause);
+}
+
 service *service_new(const server_config *cfg)
 {
     service *svc = calloc(1, sizeof(*svc));
@@ -2529,17 +2538,11 @@ service *service_new(const server_config *cfg)
         return NULL;
     }
     /* The timers armed before the last stop, then those already due. */
-    json_t *rows = NULL, *t;
-    size_t i;
-    if (svc->st->ops->timers_list(svc->st, NULL, &rows) != STORE_OK) {
+    if (svc->st->ops->timers_armed_each(svc->st, load_timer, &svc->heap) != STORE_OK) {
         fprintf(stderr, "escalator serve: store: %s\n", svc->st->ops->errmsg(svc->st));
         service_free(&svc);
         return NULL;
     }
-    json_array_foreach(rows, i, t)
-        timer_heap_push(&svc->heap, jint(t, "due_at", 0), jstr(t, "ticket_id"),
-                        jstr(t, "cause"));
-    json_decref(rows);
     pthread_mutex_lock(&svc->lock);
     size_t loaded = svc->heap.len;
     int fired = run_due(svc);

@@ -10,10 +10,8 @@ void timer_heap_init(timer_heap *h) { memset(h, 0, sizeof(*h)); }
 
 void timer_heap_free(timer_heap *h)
 {
-    for (size_t i = 0; i < h->len; i++) {
-        free(h->items[i].ticket);
-        free(h->items[i].cause);
-    }
+    for (size_t i = 0; i < h->len; i++)
+        timer_entry_free(&h->items[i]);
     free(h->items);
     memset(h, 0, sizeof(*h));
 }
@@ -36,12 +34,13 @@ int timer_heap_push(timer_heap *h, int64_t due, const char *ticket,
         h->items = items;
         h->cap = cap;
     }
-    timer_entry e = {due, strdup(ticket), strdup(cause)};
-    if (!e.ticket || !e.cause) {
-        free(e.ticket);
-        free(e.cause);
+    size_t lt = strlen(ticket), lc = strlen(cause);
+    timer_entry e = {due, malloc(lt + lc + 2), NULL};
+    if (!e.ticket)
         return -1;
-    }
+    memcpy(e.ticket, ticket, lt + 1);
+    e.cause = e.ticket + lt + 1;
+    memcpy(e.cause, cause, lc + 1);
     size_t i = h->len++;
     h->items[i] = e;
     while (i > 0) {
@@ -78,4 +77,10 @@ int timer_heap_pop(timer_heap *h, timer_entry *out)
         i = m;
     }
     return 0;
+}
+
+void timer_entry_free(timer_entry *e)
+{
+    free(e->ticket);
+    e->ticket = e->cause = NULL;
 }

@@ -11,10 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One allocation holds both strings: "ticket\0cause\0", ticket at its
+ * start (24 bytes an entry and one small block: what an open timer costs). */
 typedef struct timer_entry {
     int64_t due;
-    char *ticket; /* owned by the heap until popped */
-    char *cause;
+    char *ticket; /* owned by the heap until popped; frees both */
+    char *cause;  /* inside ticket's block */
 } timer_entry;
 
 typedef struct timer_heap {
@@ -29,8 +31,9 @@ int timer_heap_push(timer_heap *h, int64_t due, const char *ticket,
                     const char *cause);
 /* The earliest entry, or NULL when empty. */
 const timer_entry *timer_heap_peek(const timer_heap *h);
-/* Removes the earliest entry into *out; the caller frees out->ticket and
- * out->cause. Returns 0, or -1 when empty. */
+/* Removes the earliest entry into *out, which the caller frees with
+ * timer_entry_free(). Returns 0, or -1 when empty. */
 int timer_heap_pop(timer_heap *h, timer_entry *out);
+void timer_entry_free(timer_entry *e);
 
 #endif

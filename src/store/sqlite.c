@@ -211,6 +211,10 @@ static const char *const migrations[] = {
                  "WHERE ticket_id = ?1 ORDER BY due_at, cause")                \
     X(TIMERS_ARMED, "SELECT ticket_id, cause, due_at, state, data FROM timers " \
                     "WHERE state = 'armed' ORDER BY due_at")                   \
+    /* Start-up: the table in its own order (the unary + keeps the planner \
+     * off the due index, which would cost a lookup per row). */           \
+    X(TIMERS_ARMED_EACH, "SELECT ticket_id, cause, due_at FROM timers "        \
+                         "WHERE +state = 'armed'")                             \
     X(OUTBOX_ADD, "INSERT INTO outbox (idempotency_key, ticket_id, "           \
                   "created_at, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5) "    \
                   "ON CONFLICT (idempotency_key) DO NOTHING")                  \
@@ -233,6 +237,13 @@ static const char *const migrations[] = {
                 "AND (?3 IS NULL OR channel = ?3) AND "                        \
                 "(?4 IS NULL OR recipient = ?4) AND (?5 IS NULL OR event = ?5) " \
                 "AND id > ?6 ORDER BY id LIMIT ?7")                            \
+    /* The same for one ticket, which its index finds without a scan. */     \
+    X(DLV_LIST_TICKET, "SELECT " DLV_COLS " FROM deliveries WHERE "            \
+                       "ticket_id = ?2 AND (?1 IS NULL OR state = ?1) "        \
+                       "AND (?3 IS NULL OR channel = ?3) AND "                 \
+                       "(?4 IS NULL OR recipient = ?4) AND "                   \
+                       "(?5 IS NULL OR event = ?5) "                           \
+                       "AND id > ?6 ORDER BY id LIMIT ?7")                     \
     X(DLV_DUE, "SELECT " DLV_COLS " FROM deliveries WHERE state IN "           \
                "('pending', 'held') AND next_attempt_ms <= ?1 "                \
                "ORDER BY next_attempt_ms, id LIMIT ?2")                        \
@@ -244,8 +255,10 @@ static const char *const migrations[] = {
     X(DLV_RECENT, "SELECT COUNT(*) AS n, MIN(sent_ms) AS oldest_ms FROM "      \
                   "deliveries WHERE channel = ?1 AND recipient = ?2 AND "      \
                   "state IN ('sending', 'delivered') AND sent_ms > ?3")        \
+    /* By the ticket's index (the unary + keeps the planner off the       \
+     * recipient index, whose rows for "customer" are all of them). */     \
     X(DLV_FACT, "SELECT id FROM deliveries WHERE ticket_id = ?1 AND "          \
-                "channel = ?2 AND recipient = ?3 AND fact = ?4 LIMIT 1")       \
+                "+channel = ?2 AND +recipient = ?3 AND fact = ?4 LIMIT 1")     \
     X(INBOUND_ADD, "INSERT INTO inbound_events (id, source, received_at) "     \
                    "VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING")          \
     X(INBOUND_SEEN, "SELECT id FROM inbound_events WHERE id = ?1")             \
@@ -826,6 +839,30 @@ static int sq_timers_list(store *b, const char *ticket, json_t **rows)
     return rows_stmt(s, st, rows, "timers_list");
 }
 
+static int sq_timers_armed_each(store *b,
+                                int (*fn)(void *arg, const char *ticket,
+                                          const char *cause, int64_t due),
+                                void *arg)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_TIMERS_ARMED_EACH);
+    if (!st)
+        return STORE_ERROR;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *ticket = (const char *)sqlite3_column_text(st, 0);
+        const char *cause = (const char *)sqlite3_column_text(st, 1);
+        if (fn(arg, ticket ? ticket : "", cause ? cause : "",
+               (int64_t)sqlite3_column_int64(st, 2)) != 0) {
+            sqlite3_reset(st);
+            snprintf(s->err, sizeof(s->err), "timers_armed_each: stopped");
+            return STORE_ERROR;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "timers_armed_each");
+}
+
 static int sq_outbox_add(store *b, const char *key, const char *ticket,
                          int64_t at, const char *kind, json_t *payload)
 {
@@ -915,7 +952,7 @@ static int sq_delivery_update(store *b, json_t *row)
 static int sq_deliveries_list(store *b, json_t *filter, json_t **rows)
 {
     sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, S_DLV_LIST);
+    sqlite3_stmt *st = stmt(s, jstr_of(filter, "ticket") ? S_DLV_LIST_TICKET : S_DLV_LIST);
     if (!st)
         return STORE_ERROR;
     static const char *const keys[] = {"state", "ticket", "channel", "recipient",
@@ -1111,6 +1148,7 @@ static const store_ops sqlite_ops = {
     .timer_get = sq_timer_get,
     .timer_set = sq_timer_set,
     .timers_list = sq_timers_list,
+    .timers_armed_each = sq_timers_armed_each,
     .outbox_add = sq_outbox_add,
     .outbox_list = sq_outbox_list,
     .delivery_add = sq_delivery_add,

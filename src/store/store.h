@@ -103,6 +103,14 @@ typedef struct store_ops {
                      const char *state, int64_t due);
     /* All timers of a ticket (ticket != NULL) or all armed ones (NULL). */
     int (*timers_list)(store *s, const char *ticket, json_t **rows);
+    /* Calls fn for every armed timer, in no particular order, without
+     * building the rows: what start-up reads. The strings are valid during
+     * the call only. A non-zero return of fn stops the walk and is
+     * returned as STORE_ERROR. */
+    int (*timers_armed_each)(store *s,
+                             int (*fn)(void *arg, const char *ticket,
+                                       const char *cause, int64_t due),
+                             void *arg);
 
     /* outbox: at-least-once delivery; a key already there is not added. */
     int (*outbox_add)(store *s, const char *key, const char *ticket,

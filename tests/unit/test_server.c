@@ -22,6 +22,24 @@
 #include "../../src/server/timers.h"
 #include "../../src/store/store.h"
 
+/* timers_armed_each callbacks: counts the armed timers, summing their due
+ * times; stops at once. */
+static int count_armed(void *arg, const char *ticket, const char *cause, int64_t due)
+{
+    int64_t *walked = arg;
+    assert_string_equal(ticket, "T-1");
+    assert_string_equal(cause, "warn:1.1.0");
+    walked[0]++;
+    walked[1] += due;
+    return 0;
+}
+
+static int stop_walk(void *arg, const char *ticket, const char *cause, int64_t due)
+{
+    (void)arg, (void)ticket, (void)cause, (void)due;
+    return 1;
+}
+
 static void test_heap_order(void **state)
 {
     (void)state;
@@ -40,8 +58,9 @@ static void test_heap_order(void **state)
     while (timer_heap_pop(&h, &e) == 0) {
         assert_true(e.due >= last);
         last = e.due;
-        free(e.ticket);
-        free(e.cause);
+        assert_string_equal(e.ticket, "T");
+        assert_int_equal(e.cause[0], 'c');
+        timer_entry_free(&e);
         n++;
     }
     assert_int_equal(n, 10);
@@ -165,6 +184,16 @@ static void test_store(void **state)
     assert_int_equal(ops->timers_list(s, NULL, &rows), STORE_OK);
     assert_int_equal(json_array_size(rows), 0); /* the only timer fired */
     json_decref(rows);
+
+    /* Start-up walks the armed timers without building rows. */
+    assert_int_equal(ops->timer_arm(s, "T-1", "warn:1.1.0", 800, NULL), STORE_OK);
+    assert_int_equal(ops->timer_arm(s, "T-1", "ack:1.1.0", 900, NULL), STORE_OK);
+    assert_int_equal(ops->timer_set(s, "T-1", "ack:1.1.0", "cancelled", 900), STORE_OK);
+    int64_t walked[2] = {0, 0};
+    assert_int_equal(ops->timers_armed_each(s, count_armed, walked), STORE_OK);
+    assert_int_equal(walked[0], 1);
+    assert_int_equal(walked[1], 800);
+    assert_int_equal(ops->timers_armed_each(s, stop_walk, NULL), STORE_ERROR);
 
     /* Queues: earliest deadline first, no deadline last. */
     const char *teams[] = {"l2", "l2", "carrier"};
