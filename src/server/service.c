@@ -2340,10 +2340,10 @@ static void fire(service *svc, const char *ticket, const char *cause)
         json_decref(data);
     }
 out:
-    if (rc == STORE_OK && commit_unit(svc) != STORE_OK)
+    /* The unit joins the open batch; run_due commits the timers it fired
+     * together. */
+    if (rc == STORE_OK && ops->release(svc->st) != STORE_OK)
         rc = STORE_ERROR;
-    if (rc == STORE_OK)
-        notifier_wake(svc->notifier);
     if (rc != STORE_OK) {
         fprintf(stderr, "escalator serve: timer %s %s: %s\n", ticket, cause,
                 ops->errmsg(svc->st));
@@ -2355,11 +2355,15 @@ out:
     ctx_free(&c);
 }
 
-/* Fires every timer due by now; the service lock is held. Returns how many
- * heap entries were looked at. */
+/* Timers fired in one transaction at most: what comes due together shares
+ * a commit, and no write waits long behind it. */
+enum { FIRE_BATCH = 256 };
+
+/* Fires every timer due by now, committing them in batches; the service
+ * lock is held. Returns how many heap entries were looked at. */
 static int run_due(service *svc)
 {
-    int n = 0;
+    int n = 0, pending = 0;
     const timer_entry *top;
     while ((top = timer_heap_peek(&svc->heap)) && top->due <= service_now(svc)) {
         timer_entry e;
@@ -2367,6 +2371,15 @@ static int run_due(service *svc)
         fire(svc, e.ticket, e.cause);
         timer_entry_free(&e);
         n++;
+        if (++pending == FIRE_BATCH) {
+            flush_batch(svc);
+            notifier_wake(svc->notifier);
+            pending = 0;
+        }
+    }
+    if (pending) {
+        flush_batch(svc);
+        notifier_wake(svc->notifier);
     }
     return n;
 }
@@ -2439,7 +2452,13 @@ int service_clock(service *svc, json_t *req, json_t **body)
         fired++;
     }
     atomic_store(&svc->manual_now, to);
+    /* What fired is committed before the answer. */
+    int rc = fired ? flush_batch(svc) : STORE_OK;
+    if (fired)
+        notifier_wake(svc->notifier);
     pthread_mutex_unlock(&svc->lock);
+    if (rc != STORE_OK)
+        return store_fail(svc, body);
     *body = json_pack("{s:o, s:i}", "now", time_json(to), "timers_checked", fired);
     return 200;
 }
