@@ -97,6 +97,7 @@ typedef struct ctx {
     json_t *row; /* the tickets row */
     json_t *doc; /* the ticket document, messages included */
     json_t *decision;
+    json_t *probe; /* a decision already made on this document at `now` */
     int64_t now;
     const char *actor;
 } ctx;
@@ -1002,8 +1003,9 @@ static const char *fresh_target(service *svc, json_t *fresh, json_t *fired,
 static int reevaluate(ctx *c, const char *cause, json_t **body)
 {
     json_decref(c->decision);
-    c->decision = NULL;
-    int status = decide(c->svc, c->doc, c->now, &c->decision, body);
+    c->decision = c->probe;
+    c->probe = NULL;
+    int status = c->decision ? 0 : decide(c->svc, c->doc, c->now, &c->decision, body);
     if (status)
         return status;
     json_t *dec = c->decision;
@@ -1258,6 +1260,7 @@ static void ctx_free(ctx *c)
     json_decref(c->row);
     json_decref(c->doc);
     json_decref(c->decision);
+    json_decref(c->probe);
 }
 
 /* The body of a write's response: the decision and the open escalation. */
@@ -1519,10 +1522,10 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
     /* Validate before anything is written, and before the lock: the
      * policy needs no stored state for it, so writers check their tickets
      * in parallel. */
+    int64_t probe_now = service_now(svc);
     json_t *probe = NULL, *shaped = json_deep_copy(ticket);
-    normalize(shaped, service_now(svc));
-    status = decide(svc, shaped, service_now(svc), &probe, body);
-    json_decref(probe);
+    normalize(shaped, probe_now);
+    status = decide(svc, shaped, probe_now, &probe, body);
     json_decref(shaped);
     if (status)
         return status;
@@ -1530,6 +1533,12 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
     ctx c = {.svc = svc, .id = id, .actor = "api"};
     lock_for_write(svc);
     c.now = service_now(svc);
+    /* A new ticket is decided on the document just checked: when the
+     * clock has not moved (whole seconds), that decision stands. */
+    if (c.now == probe_now)
+        c.probe = probe;
+    else
+        json_decref(probe);
     const store_ops *ops = svc->st->ops;
     if (ops->begin(svc->st) != STORE_OK) {
         status = store_fail(svc, body);
@@ -1563,6 +1572,11 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
             status = set_status(&c, want);
     }
     json_decref(old_doc);
+    if (!created) {
+        /* A stored ticket's status and history take part: decide again. */
+        json_decref(c.probe);
+        c.probe = NULL;
+    }
     if (status == STORE_OK)
         status = save_ticket(&c); /* the row first: messages refer to it */
     if (status == STORE_OK)
