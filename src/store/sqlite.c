@@ -124,6 +124,8 @@ static const char *const migrations[] = {
     /* 3: the resolution target of an escalation and when it passed. */
     ("ALTER TABLE escalations ADD COLUMN resolve_by BIGINT;"
      "ALTER TABLE escalations ADD COLUMN resolution_breached_at BIGINT;"),
+    /* 4: a team's queue reads its open escalations only. */
+    "CREATE INDEX escalations_team ON escalations(team, state);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
