@@ -452,7 +452,10 @@ static inline uint32_t word_id(const wtrie *t, const char *w, size_t n)
 }
 
 /* The word cache's hash of w[0..n), n <= CACHE_STR: eight bytes at a time
- * (any hash serves: entries compare their whole key). */
+ * (any hash serves: entries compare their whole key). w must be followed by
+ * at least 8 readable bytes: the last bytes are read as one word and the
+ * bytes past n masked off (as a byte-by-byte copy into zeroed memory would
+ * leave them, on a little-endian machine). */
 static inline uint64_t cache_hash(const char *w, size_t n)
 {
     uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull;
@@ -464,7 +467,14 @@ static inline uint64_t cache_hash(const char *w, size_t n)
         h ^= h >> 29;
     }
     uint64_t x = 0;
-    memcpy(&x, w + i, n - i);
+    if (n > i) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(&x, w + i, 8);
+        x &= ~0ull >> (64 - 8 * (n - i));
+#else
+        memcpy(&x, w + i, n - i);
+#endif
+    }
     h = (h ^ x) * 0x94D049BB133111EBull;
     return h ^ (h >> 32);
 }
@@ -623,6 +633,7 @@ enum { ST_OUT, ST_WORD, ST_APOS, ST_STARS };
 static void emit_word(tokenizer *t)
 {
     tokbuf *tb = t->tb;
+    buf_need(&tb->word, 8); /* cache_hash() reads up to 8 bytes past the end */
     const char *w = tb->word.p;
     size_t n = tb->word.len;
     if (tb->n > 0 && t->sent_break) {
@@ -805,9 +816,22 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
                         w->len = 0;
                         t->wstart = (uint32_t)i;
                     }
-                    buf_need(w, j - i);
-                    for (size_t k = i; k < j; k++)
-                        w->p[w->len++] = (char)ascii_fold(p[k]);
+                    /* Letters and digits: setting bit 5 folds a capital
+                     * and leaves the rest alone, 8 bytes at a time; the
+                     * word is stored in the same 8-byte pieces that
+                     * cache_hash() reads back. */
+                    buf_need(w, j - i + 8);
+                    char *dst = w->p + w->len;
+                    size_t k = i;
+                    for (; k + 8 <= j || (k < j && k + 8 <= len); k += 8) {
+                        uint64_t x;
+                        memcpy(&x, p + k, 8);
+                        x |= 0x2020202020202020ull;
+                        memcpy(dst + (k - i), &x, 8);
+                    }
+                    for (; k < j; k++)
+                        dst[k - i] = (char)ascii_fold(p[k]);
+                    w->len += j - i;
                     t->wend = (uint32_t)j;
                     t->state = ST_WORD;
                 }
