@@ -292,6 +292,11 @@ typedef struct tokbuf {
     uint32_t *map;  /* per normalised byte: offset of its code point */
     size_t map_cap;
     buf word;   /* the word being read */
+    /* With a word cache, forms are looked up after the whole text is read
+     * (see emit_word): the words in order, and the cache hash of each. */
+    buf words;
+    uint64_t *wh;
+    size_t wh_cap;
 } tokbuf;
 
 typedef struct cache_ent {
@@ -350,6 +355,8 @@ static void tokbuf_free(tokbuf *t)
     free(t->norm.p);
     free(t->map);
     free(t->word.p);
+    free(t->words.p);
+    free(t->wh);
     memset(t, 0, sizeof(*t));
 }
 
@@ -491,9 +498,10 @@ static void form_ids(const formctx *fc, const char *form, size_t fn,
 }
 
 /* Appends the form of the normalised word w[0..n) to b; *sid and *xid
- * receive the word ids of the form and of w. */
-static void put_form(const formctx *fc, const char *w, size_t n, buf *b,
-                     uint32_t *sid, uint32_t *xid)
+ * receive the word ids of the form and of w. With a word cache and
+ * n <= CACHE_STR, h is cache_hash(w, n). */
+static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
+                     buf *b, uint32_t *sid, uint32_t *xid)
 {
     if (n > WORD_MAX) {
         buf_need(b, n);
@@ -505,9 +513,7 @@ static void put_form(const formctx *fc, const char *w, size_t n, buf *b,
         return;
     }
     cache_ent *ce = NULL;
-    uint64_t h = 0;
     if (fc->cache && n <= CACHE_STR) {
-        h = cache_hash(w, n);
         ce = &fc->cache[h & (CACHE_SLOTS - 1)];
         if (ce->klen == n && ce->h == h && memcmp(ce->k, w, n) == 0) {
             buf_put(b, ce->v, ce->vlen);
@@ -630,29 +636,18 @@ typedef struct tokenizer {
 
 enum { ST_OUT, ST_WORD, ST_APOS, ST_STARS };
 
-static void emit_word(tokenizer *t)
+/* Appends the token of a word to the streams. */
+static void put_token(tokenizer *t, tok *k, const char *w, size_t n,
+                      uint64_t h, bool sent_break)
 {
     tokbuf *tb = t->tb;
-    buf_need(&tb->word, 8); /* cache_hash() reads up to 8 bytes past the end */
-    const char *w = tb->word.p;
-    size_t n = tb->word.len;
-    if (tb->n > 0 && t->sent_break) {
+    if (sent_break) {
         buf_put(&tb->s, ". ", 2);
         if (t->want_exact)
             buf_put(&tb->x, ". ", 2);
     }
-    if (t->clause_break || (n == 3 && memcmp(w, "but", 3) == 0))
-        t->clause++;
-    t->sent_break = t->clause_break = false;
-
-    if (tb->n == tb->cap)
-        esc__grow((void **)&tb->toks, &tb->cap, tb->n + 1, sizeof(tok));
-    tok *k = &tb->toks[tb->n++];
-    k->ostart = t->wstart;
-    k->oend = t->wend;
-    k->clause = t->clause;
     k->sstart = (uint32_t)tb->s.len;
-    put_form(&t->fc, w, n, &tb->s, &k->sid, &k->xid);
+    put_form(&t->fc, w, n, h, &tb->s, &k->sid, &k->xid);
     k->send = (uint32_t)tb->s.len;
     buf_putc(&tb->s, ' ');
     if (t->want_exact) {
@@ -663,6 +658,63 @@ static void emit_word(tokenizer *t)
     } else {
         k->xstart = k->xend = 0;
     }
+}
+
+/*
+ * With a word cache, a word's entry is most often not in the processor's
+ * cache when the word ends (16,384 entries of 64 bytes): emit_word() only
+ * records the word and its hash and asks for the entry, and put_forms()
+ * writes the streams once the text is read, when the entries have arrived.
+ * Until then a token's sstart is the offset of its word in tb->words, send
+ * its length and xstart whether a sentence break comes before it.
+ */
+static void put_forms(tokenizer *t)
+{
+    tokbuf *tb = t->tb;
+    for (size_t i = 0; i < tb->n; i++) {
+        tok *k = &tb->toks[i];
+        put_token(t, k, tb->words.p + k->sstart, k->send, tb->wh[i],
+                  k->xstart != 0);
+    }
+}
+
+static void emit_word(tokenizer *t)
+{
+    tokbuf *tb = t->tb;
+    buf_need(&tb->word, 8); /* cache_hash() reads up to 8 bytes past the end */
+    const char *w = tb->word.p;
+    size_t n = tb->word.len;
+    bool brk = tb->n > 0 && t->sent_break;
+    if (t->clause_break || (n == 3 && memcmp(w, "but", 3) == 0))
+        t->clause++;
+    t->sent_break = t->clause_break = false;
+    if (tb->n == tb->cap)
+        esc__grow((void **)&tb->toks, &tb->cap, tb->n + 1, sizeof(tok));
+    if (t->fc.cache) {
+        if (tb->n == tb->wh_cap)
+            esc__grow((void **)&tb->wh, &tb->wh_cap, tb->n + 1,
+                      sizeof(uint64_t));
+        uint64_t h = 0;
+        if (n <= CACHE_STR) {
+            h = cache_hash(w, n);
+            __builtin_prefetch(&t->fc.cache[h & (CACHE_SLOTS - 1)]);
+        }
+        tb->wh[tb->n] = h;
+        tok *k = &tb->toks[tb->n++];
+        k->ostart = t->wstart;
+        k->oend = t->wend;
+        k->clause = t->clause;
+        k->sstart = (uint32_t)tb->words.len;
+        k->send = (uint32_t)n;
+        k->xstart = brk;
+        buf_put(&tb->words, w, n);
+        return;
+    }
+    tok *k = &tb->toks[tb->n++];
+    k->ostart = t->wstart;
+    k->oend = t->wend;
+    k->clause = t->clause;
+    put_token(t, k, w, n, 0, brk);
 }
 
 static inline void end_word(tokenizer *t)
@@ -787,7 +839,7 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
 {
     tokbuf *tb = t->tb;
     tb->n = 0;
-    tb->s.len = tb->x.len = tb->norm.len = 0;
+    tb->s.len = tb->x.len = tb->norm.len = tb->words.len = 0;
     buf_putc(&tb->s, ' ');
     if (t->want_exact)
         buf_putc(&tb->x, ' ');
@@ -893,6 +945,8 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
     }
     if (t->want_tokens)
         end_word(t);
+    if (t->want_tokens && t->fc.cache)
+        put_forms(t);
     if (t->want_norm)
         tb->map[tb->norm.len] = (uint32_t)len;
 }
@@ -1751,13 +1805,28 @@ static bool scratch_bind(esc__scratch *s, const esc__matcher *m)
     return true;
 }
 
+/* The word cache, zeroed, each entry on one cache line of its own (calloc()
+ * of a megabyte returns memory 16 bytes past a page boundary, which put every
+ * entry across two lines). */
+static cache_ent *cache_new(void)
+{
+    _Static_assert(sizeof(cache_ent) == 64, "a word cache entry is one line");
+    cache_ent *c = aligned_alloc(64, CACHE_SLOTS * sizeof(cache_ent));
+    if (!c) {
+        fputs("escalator: out of memory\n", stderr);
+        abort();
+    }
+    memset(c, 0, CACHE_SLOTS * sizeof(cache_ent));
+    return c;
+}
+
 esc__scratch *esc__scratch_new(const esc__matcher *m)
 {
     if (!m)
         return NULL;
     esc__scratch *s = esc__xcalloc(1, sizeof(*s));
     s->stemmer = new_stemmer();
-    s->cache = esc__xcalloc(CACHE_SLOTS, sizeof(cache_ent));
+    s->cache = cache_new();
     if (!scratch_bind(s, m))
         esc__scratch_free(&s);
     return s;
