@@ -222,6 +222,12 @@ static int triage_lines(triage *tr, FILE *in, const char *name, bool streaming)
     bool bad = false;
 
     tr->json_flags &= ~(unsigned)ESC_JSON_PRETTY;
+    /* A decision is a few kilobytes: stdio's default buffer of one page
+     * made a write() every line or two, and a read() every few lines. */
+    static char inbuf[1 << 18], outbuf[1 << 18];
+    setvbuf(in, inbuf, _IOFBF, sizeof inbuf);
+    if (!streaming)
+        setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     bool use_region = region_begin();
     while ((n = getline(&line, &cap, in)) != -1) {
         lineno++;
