@@ -341,6 +341,53 @@ static inline void buf_put(buf *b, const char *s, size_t n)
     b->len += n;
 }
 
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORDWISE 1
+#else
+#define WORDWISE 0
+#endif
+
+/* Appends s[0..n) to b, copying 8 bytes at a time: s must be followed by
+ * at least 7 readable bytes (a word cache entry, or a word in a buffer kept
+ * padded). Words are short, and a memcpy() call of a few bytes cost more
+ * than the copy. Leaves room for 8 more bytes after b->len. */
+static inline void buf_put_word(buf *b, const char *s, size_t n)
+{
+    buf_need(b, n + 8);
+    if (WORDWISE) {
+        char *d = b->p + b->len;
+        for (size_t i = 0; i < n; i += 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            memcpy(d + i, &x, 8);
+        }
+    } else {
+        memcpy(b->p + b->len, s, n);
+    }
+    b->len += n;
+}
+
+/* Whether a[0..n) and b[0..n) are equal, both followed by at least 7
+ * readable bytes. */
+static inline bool word_eq(const char *a, const char *b, size_t n)
+{
+    if (!WORDWISE)
+        return memcmp(a, b, n) == 0;
+    size_t i = 0;
+    uint64_t x, y;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return false;
+    }
+    if (i == n)
+        return true;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    return ((x ^ y) & (~0ull >> (64 - 8 * (n - i)))) == 0;
+}
+
 static inline void buf_putc(buf *b, char c)
 {
     buf_need(b, 1);
@@ -515,8 +562,9 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
     cache_ent *ce = NULL;
     if (fc->cache && n <= CACHE_STR) {
         ce = &fc->cache[h & (CACHE_SLOTS - 1)];
-        if (ce->klen == n && ce->h == h && memcmp(ce->k, w, n) == 0) {
-            buf_put(b, ce->v, ce->vlen);
+        /* The entry's k and v are followed by at least 8 bytes of it. */
+        if (ce->klen == n && ce->h == h && word_eq(ce->k, w, n)) {
+            buf_put_word(b, ce->v, ce->vlen);
             *sid = ce->sid;
             *xid = ce->xid;
             return;
@@ -652,7 +700,7 @@ static void put_token(tokenizer *t, tok *k, const char *w, size_t n,
     buf_putc(&tb->s, ' ');
     if (t->want_exact) {
         k->xstart = (uint32_t)tb->x.len;
-        buf_put(&tb->x, w, n);
+        buf_put_word(&tb->x, w, n);
         k->xend = (uint32_t)tb->x.len;
         buf_putc(&tb->x, ' ');
     } else {
@@ -707,7 +755,7 @@ static void emit_word(tokenizer *t)
         k->sstart = (uint32_t)tb->words.len;
         k->send = (uint32_t)n;
         k->xstart = brk;
-        buf_put(&tb->words, w, n);
+        buf_put_word(&tb->words, w, n);
         return;
     }
     tok *k = &tb->toks[tb->n++];
