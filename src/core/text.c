@@ -292,11 +292,6 @@ typedef struct tokbuf {
     uint32_t *map;  /* per normalised byte: offset of its code point */
     size_t map_cap;
     buf word;   /* the word being read */
-    /* With a word cache, forms are looked up after the whole text is read
-     * (see emit_word): the words in order, and the cache hash of each. */
-    buf words;
-    uint64_t *wh;
-    size_t wh_cap;
 } tokbuf;
 
 typedef struct cache_ent {
@@ -402,8 +397,6 @@ static void tokbuf_free(tokbuf *t)
     free(t->norm.p);
     free(t->map);
     free(t->word.p);
-    free(t->words.p);
-    free(t->wh);
     memset(t, 0, sizeof(*t));
 }
 
@@ -708,24 +701,6 @@ static void put_token(tokenizer *t, tok *k, const char *w, size_t n,
     }
 }
 
-/*
- * With a word cache, a word's entry is most often not in the processor's
- * cache when the word ends (16,384 entries of 64 bytes): emit_word() only
- * records the word and its hash and asks for the entry, and put_forms()
- * writes the streams once the text is read, when the entries have arrived.
- * Until then a token's sstart is the offset of its word in tb->words, send
- * its length and xstart whether a sentence break comes before it.
- */
-static void put_forms(tokenizer *t)
-{
-    tokbuf *tb = t->tb;
-    for (size_t i = 0; i < tb->n; i++) {
-        tok *k = &tb->toks[i];
-        put_token(t, k, tb->words.p + k->sstart, k->send, tb->wh[i],
-                  k->xstart != 0);
-    }
-}
-
 static void emit_word(tokenizer *t)
 {
     tokbuf *tb = t->tb;
@@ -738,31 +713,12 @@ static void emit_word(tokenizer *t)
     t->sent_break = t->clause_break = false;
     if (tb->n == tb->cap)
         esc__grow((void **)&tb->toks, &tb->cap, tb->n + 1, sizeof(tok));
-    if (t->fc.cache) {
-        if (tb->n == tb->wh_cap)
-            esc__grow((void **)&tb->wh, &tb->wh_cap, tb->n + 1,
-                      sizeof(uint64_t));
-        uint64_t h = 0;
-        if (n <= CACHE_STR) {
-            h = cache_hash(w, n);
-            __builtin_prefetch(&t->fc.cache[h & (CACHE_SLOTS - 1)]);
-        }
-        tb->wh[tb->n] = h;
-        tok *k = &tb->toks[tb->n++];
-        k->ostart = t->wstart;
-        k->oend = t->wend;
-        k->clause = t->clause;
-        k->sstart = (uint32_t)tb->words.len;
-        k->send = (uint32_t)n;
-        k->xstart = brk;
-        buf_put_word(&tb->words, w, n);
-        return;
-    }
     tok *k = &tb->toks[tb->n++];
     k->ostart = t->wstart;
     k->oend = t->wend;
     k->clause = t->clause;
-    put_token(t, k, w, n, 0, brk);
+    put_token(t, k, w, n,
+              t->fc.cache && n <= CACHE_STR ? cache_hash(w, n) : 0, brk);
 }
 
 static inline void end_word(tokenizer *t)
@@ -887,7 +843,7 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
 {
     tokbuf *tb = t->tb;
     tb->n = 0;
-    tb->s.len = tb->x.len = tb->norm.len = tb->words.len = 0;
+    tb->s.len = tb->x.len = tb->norm.len = 0;
     buf_putc(&tb->s, ' ');
     if (t->want_exact)
         buf_putc(&tb->x, ' ');
@@ -993,8 +949,6 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
     }
     if (t->want_tokens)
         end_word(t);
-    if (t->want_tokens && t->fc.cache)
-        put_forms(t);
     if (t->want_norm)
         tb->map[tb->norm.len] = (uint32_t)len;
 }
