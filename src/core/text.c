@@ -192,10 +192,14 @@ typedef struct str {
 /*
  * Literals as word sequences. A node is reached by the words of one literal
  * prefix from its root; node_lit[node] is that literal's index + 1 when the
- * prefix is a whole literal (0 otherwise). The edges (node, word id) -> child
- * live in one open-addressing table keyed by node << 32 | word id (0 marks a
- * free slot: nodes start at 1).
+ * prefix is a whole literal (0 otherwise), with NODE_PARENT set when the node
+ * has children (literal indexes stay far below 2^31: a policy's literals
+ * number in the tens of thousands). The edges (node, word id) -> child live
+ * in one open-addressing table keyed by node << 32 | word id (0 marks a free
+ * slot: nodes start at 1).
  */
+#define NODE_PARENT 0x80000000u
+
 typedef struct wedge {
     uint64_t key;        /* node << 32 | word id; 0: free */
     uint32_t child;
@@ -1442,6 +1446,12 @@ static inline uint32_t trie_child(const wtrie *t, uint32_t node, uint32_t word)
 /* Fills t->first once every literal is in. */
 static void trie_index_roots(wtrie *t)
 {
+    /* Most walks end on a node without children (the last word of a
+     * literal): the bit says so with the load of node_lit that the walk
+     * makes anyway, instead of a probe of the edge table. */
+    for (size_t i = 0; i < t->edge_cap; i++)
+        if (t->edges[i].key)
+            t->node_lit[t->edges[i].key >> 32] |= NODE_PARENT;
     t->n_words = t->vocab.n + 2;
     for (int r = 0; r < 2; r++) {
         t->first[r] = esc__xcalloc(t->n_words, sizeof(uint32_t));
@@ -1923,9 +1933,10 @@ static void match_words(scan_ctx *c, uint32_t root, bool exact)
         uint32_t id = exact ? toks[k].xid : toks[k].sid;
         uint32_t node = first[id];
         for (size_t j = k; node;) {
-            if (t->node_lit[node])
-                on_literal(c, t->node_lit[node] - 1, j);
-            if (++j >= tb->n)
+            uint32_t lit = t->node_lit[node];
+            if (lit & ~NODE_PARENT)
+                on_literal(c, (lit & ~NODE_PARENT) - 1, j);
+            if (!(lit & NODE_PARENT) || ++j >= tb->n)
                 break;
             id = exact ? toks[j].xid : toks[j].sid;
             if (id == WORD_NONE)
