@@ -215,6 +215,10 @@ say "command: $OUT/bench_engine bench/peer/meow-subset.yaml $prefix $NOW"
 $OUT/bench_engine bench/peer/meow-subset.yaml "$prefix" "$NOW" |
     sed "s/name=engine_alone/name=engine_meow_subset/" | record
 
+section "1. limit A on the peer's tickets: jansson alone, no decision at all"
+say "command: $OUT/bench_parse $prefix"
+$OUT/bench_parse "$prefix" | sed "s/name=limit_a_/name=peer_limit_a_/" | record
+
 section "1. peer: same decisions?"
 build/escalator triage --policy bench/peer/meow-subset.yaml --now "$NOW" --jsonl "$prefix" \
     >"$OUT/subset.escalator.out"
@@ -284,6 +288,8 @@ for pack in "${PACKS[@]}"; do
         "$(value "engine_$key" rate)" "$(value "limit_b_${key}_phrases_and_regexes" rate)" 0.25
     ratio "$pack: triage --jsonl end to end / limit A" \
         "$(value "triage_$key" rate)" "$limit_a" 0.5
+    ratio "$pack: triage / limit A with triage's region allocator" \
+        "$(value "triage_$key" rate)" "$(value limit_a_jansson_region rate)" 0.5
 done
 ratio "meow subset: escalator / json-rules-engine, same tickets" \
     "$(value triage_meow_subset rate)" "$(value peer_json_rules_engine rate)" 50
@@ -291,6 +297,12 @@ ratio "meow subset: engine alone / peer on parsed tickets" \
     "$(value engine_meow_subset rate)" "$(value peer_engine_only rate)" 50
 ratio "limit A (bare jansson parse) / json-rules-engine" \
     "$limit_a" "$(value peer_json_rules_engine rate)" 50
+# The bound on any escalator that parses with jansson: jansson alone on the
+# very tickets the peer decides, with whichever allocator is faster.
+peer_limit_a=$(awk -v a="$(value peer_limit_a_jansson_parse rate)" \
+    -v b="$(value peer_limit_a_jansson_region rate)" 'BEGIN { print (a + 0 > b + 0) ? a : b }')
+ratio "jansson alone, peer's tickets, faster allocator / peer" \
+    "$peer_limit_a" "$(value peer_json_rules_engine rate)" 50
 ratio "meow-mobile (all 32 rules) / json-rules-engine (16 rules)" \
     "$(value triage_meow_mobile rate)" "$(value peer_json_rules_engine rate)" 50
 say "peer decisions equal to escalator's: $(value peer_agreement rate) % of $PEER_TICKETS tickets"

@@ -192,10 +192,14 @@ typedef struct str {
 /*
  * Literals as word sequences. A node is reached by the words of one literal
  * prefix from its root; node_lit[node] is that literal's index + 1 when the
- * prefix is a whole literal (0 otherwise). The edges (node, word id) -> child
- * live in one open-addressing table keyed by node << 32 | word id (0 marks a
- * free slot: nodes start at 1).
+ * prefix is a whole literal (0 otherwise), with NODE_PARENT set when the node
+ * has children (literal indexes stay far below 2^31: a policy's literals
+ * number in the tens of thousands). The edges (node, word id) -> child live
+ * in one open-addressing table keyed by node << 32 | word id (0 marks a free
+ * slot: nodes start at 1).
  */
+#define NODE_PARENT 0x80000000u
+
 typedef struct wedge {
     uint64_t key;        /* node << 32 | word id; 0: free */
     uint32_t child;
@@ -336,6 +340,53 @@ static inline void buf_put(buf *b, const char *s, size_t n)
     b->len += n;
 }
 
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORDWISE 1
+#else
+#define WORDWISE 0
+#endif
+
+/* Appends s[0..n) to b, copying 8 bytes at a time: s must be followed by
+ * at least 7 readable bytes (a word cache entry, or a word in a buffer kept
+ * padded). Words are short, and a memcpy() call of a few bytes cost more
+ * than the copy. Leaves room for 8 more bytes after b->len. */
+static inline void buf_put_word(buf *b, const char *s, size_t n)
+{
+    buf_need(b, n + 8);
+    if (WORDWISE) {
+        char *d = b->p + b->len;
+        for (size_t i = 0; i < n; i += 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            memcpy(d + i, &x, 8);
+        }
+    } else {
+        memcpy(b->p + b->len, s, n);
+    }
+    b->len += n;
+}
+
+/* Whether a[0..n) and b[0..n) are equal, both followed by at least 7
+ * readable bytes. */
+static inline bool word_eq(const char *a, const char *b, size_t n)
+{
+    if (!WORDWISE)
+        return memcmp(a, b, n) == 0;
+    size_t i = 0;
+    uint64_t x, y;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return false;
+    }
+    if (i == n)
+        return true;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    return ((x ^ y) & (~0ull >> (64 - 8 * (n - i)))) == 0;
+}
+
 static inline void buf_putc(buf *b, char c)
 {
     buf_need(b, 1);
@@ -452,7 +503,10 @@ static inline uint32_t word_id(const wtrie *t, const char *w, size_t n)
 }
 
 /* The word cache's hash of w[0..n), n <= CACHE_STR: eight bytes at a time
- * (any hash serves: entries compare their whole key). */
+ * (any hash serves: entries compare their whole key). w must be followed by
+ * at least 8 readable bytes: the last bytes are read as one word and the
+ * bytes past n masked off (as a byte-by-byte copy into zeroed memory would
+ * leave them, on a little-endian machine). */
 static inline uint64_t cache_hash(const char *w, size_t n)
 {
     uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull;
@@ -464,7 +518,14 @@ static inline uint64_t cache_hash(const char *w, size_t n)
         h ^= h >> 29;
     }
     uint64_t x = 0;
-    memcpy(&x, w + i, n - i);
+    if (n > i) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(&x, w + i, 8);
+        x &= ~0ull >> (64 - 8 * (n - i));
+#else
+        memcpy(&x, w + i, n - i);
+#endif
+    }
     h = (h ^ x) * 0x94D049BB133111EBull;
     return h ^ (h >> 32);
 }
@@ -481,9 +542,10 @@ static void form_ids(const formctx *fc, const char *form, size_t fn,
 }
 
 /* Appends the form of the normalised word w[0..n) to b; *sid and *xid
- * receive the word ids of the form and of w. */
-static void put_form(const formctx *fc, const char *w, size_t n, buf *b,
-                     uint32_t *sid, uint32_t *xid)
+ * receive the word ids of the form and of w. With a word cache and
+ * n <= CACHE_STR, h is cache_hash(w, n). */
+static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
+                     buf *b, uint32_t *sid, uint32_t *xid)
 {
     if (n > WORD_MAX) {
         buf_need(b, n);
@@ -495,12 +557,11 @@ static void put_form(const formctx *fc, const char *w, size_t n, buf *b,
         return;
     }
     cache_ent *ce = NULL;
-    uint64_t h = 0;
     if (fc->cache && n <= CACHE_STR) {
-        h = cache_hash(w, n);
         ce = &fc->cache[h & (CACHE_SLOTS - 1)];
-        if (ce->klen == n && ce->h == h && memcmp(ce->k, w, n) == 0) {
-            buf_put(b, ce->v, ce->vlen);
+        /* The entry's k and v are followed by at least 8 bytes of it. */
+        if (ce->klen == n && ce->h == h && word_eq(ce->k, w, n)) {
+            buf_put_word(b, ce->v, ce->vlen);
             *sid = ce->sid;
             *xid = ce->xid;
             return;
@@ -620,38 +681,48 @@ typedef struct tokenizer {
 
 enum { ST_OUT, ST_WORD, ST_APOS, ST_STARS };
 
-static void emit_word(tokenizer *t)
+/* Appends the token of a word to the streams. */
+static void put_token(tokenizer *t, tok *k, const char *w, size_t n,
+                      uint64_t h, bool sent_break)
 {
     tokbuf *tb = t->tb;
-    const char *w = tb->word.p;
-    size_t n = tb->word.len;
-    if (tb->n > 0 && t->sent_break) {
+    if (sent_break) {
         buf_put(&tb->s, ". ", 2);
         if (t->want_exact)
             buf_put(&tb->x, ". ", 2);
     }
+    k->sstart = (uint32_t)tb->s.len;
+    put_form(&t->fc, w, n, h, &tb->s, &k->sid, &k->xid);
+    k->send = (uint32_t)tb->s.len;
+    buf_putc(&tb->s, ' ');
+    if (t->want_exact) {
+        k->xstart = (uint32_t)tb->x.len;
+        buf_put_word(&tb->x, w, n);
+        k->xend = (uint32_t)tb->x.len;
+        buf_putc(&tb->x, ' ');
+    } else {
+        k->xstart = k->xend = 0;
+    }
+}
+
+static void emit_word(tokenizer *t)
+{
+    tokbuf *tb = t->tb;
+    buf_need(&tb->word, 8); /* cache_hash() reads up to 8 bytes past the end */
+    const char *w = tb->word.p;
+    size_t n = tb->word.len;
+    bool brk = tb->n > 0 && t->sent_break;
     if (t->clause_break || (n == 3 && memcmp(w, "but", 3) == 0))
         t->clause++;
     t->sent_break = t->clause_break = false;
-
     if (tb->n == tb->cap)
         esc__grow((void **)&tb->toks, &tb->cap, tb->n + 1, sizeof(tok));
     tok *k = &tb->toks[tb->n++];
     k->ostart = t->wstart;
     k->oend = t->wend;
     k->clause = t->clause;
-    k->sstart = (uint32_t)tb->s.len;
-    put_form(&t->fc, w, n, &tb->s, &k->sid, &k->xid);
-    k->send = (uint32_t)tb->s.len;
-    buf_putc(&tb->s, ' ');
-    if (t->want_exact) {
-        k->xstart = (uint32_t)tb->x.len;
-        buf_put(&tb->x, w, n);
-        k->xend = (uint32_t)tb->x.len;
-        buf_putc(&tb->x, ' ');
-    } else {
-        k->xstart = k->xend = 0;
-    }
+    put_token(t, k, w, n,
+              t->fc.cache && n <= CACHE_STR ? cache_hash(w, n) : 0, brk);
 }
 
 static inline void end_word(tokenizer *t)
@@ -805,9 +876,22 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
                         w->len = 0;
                         t->wstart = (uint32_t)i;
                     }
-                    buf_need(w, j - i);
-                    for (size_t k = i; k < j; k++)
-                        w->p[w->len++] = (char)ascii_fold(p[k]);
+                    /* Letters and digits: setting bit 5 folds a capital
+                     * and leaves the rest alone, 8 bytes at a time; the
+                     * word is stored in the same 8-byte pieces that
+                     * cache_hash() reads back. */
+                    buf_need(w, j - i + 8);
+                    char *dst = w->p + w->len;
+                    size_t k = i;
+                    for (; k + 8 <= j || (k < j && k + 8 <= len); k += 8) {
+                        uint64_t x;
+                        memcpy(&x, p + k, 8);
+                        x |= 0x2020202020202020ull;
+                        memcpy(dst + (k - i), &x, 8);
+                    }
+                    for (; k < j; k++)
+                        dst[k - i] = (char)ascii_fold(p[k]);
+                    w->len += j - i;
                     t->wend = (uint32_t)j;
                     t->state = ST_WORD;
                 }
@@ -1362,6 +1446,12 @@ static inline uint32_t trie_child(const wtrie *t, uint32_t node, uint32_t word)
 /* Fills t->first once every literal is in. */
 static void trie_index_roots(wtrie *t)
 {
+    /* Most walks end on a node without children (the last word of a
+     * literal): the bit says so with the load of node_lit that the walk
+     * makes anyway, instead of a probe of the edge table. */
+    for (size_t i = 0; i < t->edge_cap; i++)
+        if (t->edges[i].key)
+            t->node_lit[t->edges[i].key >> 32] |= NODE_PARENT;
     t->n_words = t->vocab.n + 2;
     for (int r = 0; r < 2; r++) {
         t->first[r] = esc__xcalloc(t->n_words, sizeof(uint32_t));
@@ -1727,13 +1817,28 @@ static bool scratch_bind(esc__scratch *s, const esc__matcher *m)
     return true;
 }
 
+/* The word cache, zeroed, each entry on one cache line of its own (calloc()
+ * of a megabyte returns memory 16 bytes past a page boundary, which put every
+ * entry across two lines). */
+static cache_ent *cache_new(void)
+{
+    _Static_assert(sizeof(cache_ent) == 64, "a word cache entry is one line");
+    cache_ent *c = aligned_alloc(64, CACHE_SLOTS * sizeof(cache_ent));
+    if (!c) {
+        fputs("escalator: out of memory\n", stderr);
+        abort();
+    }
+    memset(c, 0, CACHE_SLOTS * sizeof(cache_ent));
+    return c;
+}
+
 esc__scratch *esc__scratch_new(const esc__matcher *m)
 {
     if (!m)
         return NULL;
     esc__scratch *s = esc__xcalloc(1, sizeof(*s));
     s->stemmer = new_stemmer();
-    s->cache = esc__xcalloc(CACHE_SLOTS, sizeof(cache_ent));
+    s->cache = cache_new();
     if (!scratch_bind(s, m))
         esc__scratch_free(&s);
     return s;
@@ -1828,9 +1933,10 @@ static void match_words(scan_ctx *c, uint32_t root, bool exact)
         uint32_t id = exact ? toks[k].xid : toks[k].sid;
         uint32_t node = first[id];
         for (size_t j = k; node;) {
-            if (t->node_lit[node])
-                on_literal(c, t->node_lit[node] - 1, j);
-            if (++j >= tb->n)
+            uint32_t lit = t->node_lit[node];
+            if (lit & ~NODE_PARENT)
+                on_literal(c, (lit & ~NODE_PARENT) - 1, j);
+            if (!(lit & NODE_PARENT) || ++j >= tb->n)
                 break;
             id = exact ? toks[j].xid : toks[j].sid;
             if (id == WORD_NONE)
