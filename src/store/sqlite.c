@@ -124,8 +124,11 @@ static const char *const migrations[] = {
     /* 3: the resolution target of an escalation and when it passed. */
     ("ALTER TABLE escalations ADD COLUMN resolve_by BIGINT;"
      "ALTER TABLE escalations ADD COLUMN resolution_breached_at BIGINT;"),
-    /* 4: a team's queue reads its open escalations only. */
-    "CREATE INDEX escalations_team ON escalations(team, state);",
+    /* 4: a team's queue reads its open escalations only; a ticket's outbox
+     * (the notification plan reads it on every lifecycle event) is found
+     * by its index. */
+    ("CREATE INDEX escalations_team ON escalations(team, state);"
+     "CREATE INDEX outbox_ticket ON outbox(ticket_id, id);"),
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
