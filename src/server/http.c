@@ -102,6 +102,16 @@ static void *aside_main(void *arg)
     return NULL;
 }
 
+/* Only an admin's reload gets a thread: any other is refused at once, in
+ * line, by api_handle. */
+static bool may_reload(http_server *h, struct MHD_Connection *conn)
+{
+    const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *token = authz && !strncmp(authz, "Bearer ", 7) ? authz + 7 : NULL;
+    return (auth_permissions(h->auth, token) & PERM_ADMIN) != 0;
+}
+
 /* Suspends the connection and handles the request on a thread of its own;
  * MHD calls on_request again once it is resumed. */
 static enum MHD_Result start_aside(http_server *h, struct MHD_Connection *conn,
@@ -186,7 +196,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     }
     if (rq->h) /* resumed: the request handled aside is done, or not yet */
         return atomic_load(&rq->done) ? respond(conn, &rq->out) : MHD_YES;
-    if (runs_aside(method, url))
+    if (runs_aside(method, url) && may_reload(h, conn))
         return start_aside(h, conn, rq, method, url);
     api_response r;
     const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
