@@ -467,6 +467,27 @@ static int row_stmt(sqlite_store *s, sqlite3_stmt *st, json_t **row,
 
 /* ---- operations ---------------------------------------------------------- */
 
+/* A statement whose one parameter is a ticket id: its rows, or its row. */
+static int rows_of(sqlite_store *s, int which, const char *ticket, json_t **rows,
+                   const char *what)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    return rows_stmt(s, st, rows, what);
+}
+
+static int row_of(sqlite_store *s, int which, const char *ticket, json_t **row,
+                  const char *what)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    return row_stmt(s, st, row, what);
+}
+
 static void sq_close(store *base)
 {
     sqlite_store *s = SS(base);
@@ -680,12 +701,7 @@ static int sq_ticket_count(store *b, int64_t *n)
 
 static int sq_messages_list(store *b, const char *ticket, json_t **rows)
 {
-    sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, S_MESSAGES_LIST);
-    if (!st)
-        return STORE_ERROR;
-    bind_text(st, 1, ticket);
-    return rows_stmt(s, st, rows, "messages_list");
+    return rows_of(SS(b), S_MESSAGES_LIST, ticket, rows, "messages_list");
 }
 
 static int sq_message_add(store *b, const char *ticket, const char *sender,
@@ -711,22 +727,12 @@ static int sq_event_add(store *b, const char *ticket, int64_t at,
 
 static int sq_events_list(store *b, const char *ticket, json_t **rows)
 {
-    sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, S_EVENTS_LIST);
-    if (!st)
-        return STORE_ERROR;
-    bind_text(st, 1, ticket);
-    return rows_stmt(s, st, rows, "events_list");
+    return rows_of(SS(b), S_EVENTS_LIST, ticket, rows, "events_list");
 }
 
 static int sq_escalation_open_get(store *b, const char *ticket, json_t **row)
 {
-    sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, S_ESC_OPEN_GET);
-    if (!st)
-        return STORE_ERROR;
-    bind_text(st, 1, ticket);
-    return row_stmt(s, st, row, "escalation_open_get");
+    return row_of(SS(b), S_ESC_OPEN_GET, ticket, row, "escalation_open_get");
 }
 
 static int sq_escalation_put(store *b, json_t *row)
@@ -753,12 +759,7 @@ static int sq_escalation_put(store *b, json_t *row)
 
 static int sq_escalations_list(store *b, const char *ticket, json_t **rows)
 {
-    sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, S_ESC_LIST);
-    if (!st)
-        return STORE_ERROR;
-    bind_text(st, 1, ticket);
-    return rows_stmt(s, st, rows, "escalations_list");
+    return rows_of(SS(b), S_ESC_LIST, ticket, rows, "escalations_list");
 }
 
 static int sq_level_start(store *b, int64_t esc, const char *team, int64_t at,
@@ -888,12 +889,7 @@ static int sq_outbox_add(store *b, const char *key, const char *ticket,
 
 static int sq_outbox_list(store *b, const char *ticket, json_t **rows)
 {
-    sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, S_OUTBOX_LIST);
-    if (!st)
-        return STORE_ERROR;
-    bind_text(st, 1, ticket);
-    return rows_stmt(s, st, rows, "outbox_list");
+    return rows_of(SS(b), S_OUTBOX_LIST, ticket, rows, "outbox_list");
 }
 
 /* ---- deliveries ------------------------------------------------------------ */
