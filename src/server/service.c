@@ -40,6 +40,11 @@
 #include <time.h>
 
 #include "escalator.h"
+
+/* Policy maps are shared between threads by reference (see outbox()). */
+#ifndef JANSSON_THREAD_SAFE_REFCOUNT
+#error "jansson without atomic reference counts"
+#endif
 #include "../notify/notify.h"
 #include "../store/store.h"
 #include "timers.h"
@@ -619,9 +624,12 @@ static int outbox(ctx *c, const char *kind, const char *key_suffix, json_t *payl
     int rc = c->svc->st->ops->outbox_add(c->svc->st, key, c->id, c->now, kind,
                                           payload);
     if (rc == STORE_OK) {
-        /* Its deliveries, in the same transaction: what the worker sends. */
+        /* Its deliveries, in the same transaction: what the worker sends.
+         * The policy's info is never modified once built (a reload
+         * replaces it) and jansson counts references atomically: a
+         * reference is enough, no copy. */
         pthread_mutex_lock(&c->svc->policy_lock);
-        json_t *info = json_deep_copy(c->svc->notify_info);
+        json_t *info = json_incref(c->svc->notify_info);
         pthread_mutex_unlock(&c->svc->policy_lock);
         notify_event ev = {.ticket = c->id, .kind = kind, .outbox_key = key,
                            .now = c->now, .now_ms = notify_now_ms(), .doc = c->doc,
