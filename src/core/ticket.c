@@ -596,20 +596,28 @@ static int fail_syntax(parser *p, const json_error_t *je, const char *json,
 
 /* ---- the public API ------------------------------------------------------ */
 
+static int ticket_from_root(parser *p, json_t *root, esc_ticket **out);
+
+/* Clears *err and names the input in it. */
+static void error_start(esc_error *err, const char *name)
+{
+    if (!err)
+        return;
+    memset(err, 0, sizeof *err);
+    if (name) {
+        /* what snprintf("%s") writes, without its cost on every ticket */
+        size_t n = strnlen(name, sizeof err->where - 1);
+        memcpy(err->where, name, n);
+    }
+}
+
 ESC_EXTERN int esc_ticket_parse(const char *json, size_t len, const char *name,
                                 esc_ticket **out, esc_error *err)
 {
     parser p = {err};
     json_error_t je;
 
-    if (err) {
-        memset(err, 0, sizeof *err);
-        if (name) {
-            /* what snprintf("%s") writes, without its cost on every ticket */
-            size_t n = strnlen(name, sizeof err->where - 1);
-            memcpy(err->where, name, n);
-        }
-    }
+    error_start(err, name);
     if (!out)
         return fail_at(&p, ESC_EINVAL, "", "no place for the ticket");
     *out = NULL;
@@ -640,6 +648,12 @@ ESC_EXTERN int esc_ticket_parse(const char *json, size_t len, const char *name,
         return rc;
     }
 
+    return ticket_from_root(&p, root, out);
+}
+
+/* Builds the ticket on a parsed document, whose reference it takes over. */
+static int ticket_from_root(parser *p, json_t *root, esc_ticket **out)
+{
     esc_ticket *t = esc__xcalloc(1, sizeof *t);
     t->root = root;
     t->subject = "";
@@ -648,13 +662,27 @@ ESC_EXTERN int esc_ticket_parse(const char *json, size_t len, const char *name,
     t->created_at = ESC__NO_TIME;
     t->customer.since = ESC__NO_TIME;
 
-    int rc = parse_document(&p, t);
+    int rc = parse_document(p, t);
     if (rc) {
         esc_ticket_free(&t);
         return rc;
     }
     *out = t;
     return 0;
+}
+
+int esc__ticket_from_json(json_t *root, const char *name, esc_ticket **out,
+                          esc_error *err)
+{
+    parser p = {err};
+    error_start(err, name);
+    if (!out)
+        return fail_at(&p, ESC_EINVAL, "", "no place for the ticket");
+    *out = NULL;
+    if (!json_is_object(root))
+        return fail_at(&p, ESC_ETICKET, "", "expected a ticket object, found %s",
+                       type_name(root));
+    return ticket_from_root(&p, json_incref(root), out);
 }
 
 ESC_EXTERN void esc_ticket_free(esc_ticket **t)

@@ -96,4 +96,13 @@ int esc__channel_from_name(const char *s);
 int esc__status_from_name(const char *s);
 int esc__from_from_name(const char *s);
 
+/*
+ * esc_ticket_parse() for a document parsed already (the service holds its
+ * tickets as jansson values): the same checks, the same errors with JSON
+ * pointers. The ticket takes a reference to root and points into it: root
+ * must not change while the ticket lives.
+ */
+int esc__ticket_from_json(json_t *root, const char *name, esc_ticket **out,
+                          esc_error *err);
+
 #endif /* ESC_TICKET_H */
