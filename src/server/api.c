@@ -202,7 +202,20 @@ void api_handle_ex(service *svc, const auth *a, const char *method, const char *
     }
     int status = 500;
     switch ((route_id)id) {
-    case R_EVALUATE: status = service_evaluate(svc, in, &res); break;
+    case R_EVALUATE: {
+        char *text = NULL;
+        size_t tlen = 0;
+        status = service_evaluate(svc, in, &text, &tlen, &res);
+        if (text) {
+            json_decref(in);
+            out->status = status;
+            out->content_type = "application/json";
+            out->body = text;
+            out->len = tlen;
+            return;
+        }
+        break;
+    }
     case R_TICKETS: status = service_ticket_put(svc, in, &res); break;
     case R_TICKET: status = service_ticket_get(svc, arg, &res); break;
     case R_MESSAGES: status = service_message_add(svc, arg, in, &res); break;

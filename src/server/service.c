@@ -456,40 +456,46 @@ static int64_t warn_point(service *svc, const char *cal, int64_t start, int64_t 
     return biz_add(svc, cal, start, (int64_t)((double)window * share));
 }
 
-/* Evaluates a ticket document at `now`. Returns 0 with *decision, or an
- * HTTP status with *body. */
-static int decide(service *svc, json_t *doc, int64_t now, json_t **decision,
-                  json_t **body)
+/* Evaluates a ticket document at `now`. Returns 0 with *out, or an HTTP
+ * status with *body. */
+static int evaluate_doc(service *svc, json_t *doc, int64_t now, esc_decision **out,
+                        json_t **body)
 {
     esc_ticket *t = NULL;
-    esc_decision *d = NULL;
     esc_error e;
     memset(&e, 0, sizeof(e));
     esc_engine *engine = thread_engine(svc);
-    int status = 0;
     if (!engine)
         return fail(body, 500, "internal", "", "out of memory");
     /* The engine reads the document in place: no text round trip. */
     int rc = esc__ticket_from_json(doc, "ticket", &t, &e);
     if (rc == 0)
-        rc = esc_engine_evaluate(engine, t, now, 0, &d, &e);
-    if (rc == 0) {
-        size_t len = 0;
-        char *dj = esc_decision_json(d, 0, &len);
-        *decision = dj ? json_loadb(dj, len, 0, NULL) : NULL;
-        free(dj);
-        if (!*decision)
-            status = fail(body, 500, "internal", "", "cannot render the decision");
-        else
-            atomic_fetch_add(&svc->n_decisions, 1);
-    } else {
-        status = fail(body, rc == ESC_ENOMEM ? 500 : 422,
-                      rc == ESC_ELIMIT ? "too_large" : "invalid_ticket", e.pointer,
-                      "%s", e.message[0] ? e.message : esc_strerror(rc));
-    }
-    esc_decision_free(&d);
+        rc = esc_engine_evaluate(engine, t, now, 0, out, &e);
     esc_ticket_free(&t);
-    return status;
+    if (rc != 0)
+        return fail(body, rc == ESC_ENOMEM ? 500 : 422,
+                    rc == ESC_ELIMIT ? "too_large" : "invalid_ticket", e.pointer, "%s",
+                    e.message[0] ? e.message : esc_strerror(rc));
+    atomic_fetch_add(&svc->n_decisions, 1);
+    return 0;
+}
+
+/* The same, with the decision as a JSON value in *decision. */
+static int decide(service *svc, json_t *doc, int64_t now, json_t **decision,
+                  json_t **body)
+{
+    esc_decision *d = NULL;
+    int status = evaluate_doc(svc, doc, now, &d, body);
+    if (status)
+        return status;
+    size_t len = 0;
+    char *dj = esc_decision_json(d, 0, &len);
+    *decision = dj ? json_loadb(dj, len, 0, NULL) : NULL;
+    free(dj);
+    esc_decision_free(&d);
+    if (!*decision)
+        return fail(body, 500, "internal", "", "cannot render the decision");
+    return 0;
 }
 
 /* ---- input checks -------------------------------------------------------- */
@@ -1482,16 +1488,21 @@ static void normalize(json_t *doc, int64_t now)
 
 /* ---- the API operations -------------------------------------------------- */
 
-int service_evaluate(service *svc, json_t *ticket, json_t **body)
+int service_evaluate(service *svc, json_t *ticket, char **text, size_t *len,
+                     json_t **body)
 {
-    json_t *dec = NULL;
+    esc_decision *d = NULL;
     int status = check_input(svc, ticket, body);
     if (status)
         return status;
-    status = decide(svc, ticket, service_now(svc), &dec, body);
+    status = evaluate_doc(svc, ticket, service_now(svc), &d, body);
     if (status)
         return status;
-    *body = dec;
+    /* The engine's own JSON is the answer: not parsed and written again. */
+    *text = esc_decision_json(d, 0, len);
+    esc_decision_free(&d);
+    if (!*text)
+        return fail(body, 500, "internal", "", "cannot render the decision");
     return 200;
 }
 

@@ -39,7 +39,10 @@ const server_config *service_config(service *svc);
 json_t *service_error(const char *code, const char *message, const char *where);
 
 /* The API operations; each returns the HTTP status. */
-int service_evaluate(service *svc, json_t *ticket, json_t **body);
+/* POST /v1/evaluate: 200 with the decision's JSON text in *text (malloc'ed,
+ * *len bytes), else the status with the error in *body. */
+int service_evaluate(service *svc, json_t *ticket, char **text, size_t *len,
+                     json_t **body);
 int service_ticket_put(service *svc, json_t *ticket, json_t **body);
 int service_message_add(service *svc, const char *id, json_t *msg, json_t **body);
 int service_event_add(service *svc, const char *id, json_t *ev, json_t **body);
