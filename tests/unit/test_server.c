@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -354,6 +356,59 @@ static void test_store_batches(void **state)
 /* A COMMIT that fails at the service: the write is answered 500 and is not
  * there, and the timers its work pushed on the heap do not fire when they
  * come due (each is looked up in the store first). */
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* The WAL is copied back into the database by the store's own thread once
+ * it passes 1,000 pages, while the writer goes on. */
+static void test_store_checkpoints(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/escalator-test-XXXXXX", path[300], wal[310];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    store *s = open_store(path);
+    const store_ops *ops = s->ops;
+    long before = file_size(path);
+    /* About 1,600 pages: each ticket row holds a 6 KB document. */
+    char *big = malloc(6001);
+    assert_non_null(big);
+    memset(big, 'x', 6000);
+    big[6000] = '\0';
+    for (int i = 0; i < 800; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "T-%d", i);
+        json_t *row = json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:n, s:i, s:i, s:n, s:n, s:n}",
+                                "id", id, "doc", big, "status", "open", "level",
+                                "priority", "fired", "[]", "decision", "created_at", 100,
+                                "updated_at", 100, "first_response_at", "resolved_at",
+                                "paused_at");
+        assert_int_equal(ops->begin(s), STORE_OK);
+        assert_int_equal(ops->ticket_put(s, row), STORE_OK);
+        assert_int_equal(ops->commit(s), STORE_OK);
+        json_decref(row);
+    }
+    free(big);
+    /* No COMMIT copied anything: the database file grows only when the
+     * checkpoint thread has run. */
+    long after = before;
+    for (int i = 0; i < 500 && after <= before + 1000000; i++) {
+        struct timespec ms10 = {0, 10 * 1000 * 1000};
+        nanosleep(&ms10, NULL);
+        after = file_size(path);
+    }
+    assert_true(after > before + 1000000);
+    assert_true(file_size(wal) > 0);
+    ops->close(s);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_service_failed_commit(void **state)
 {
     (void)state;
@@ -434,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_auth_roles),
         cmocka_unit_test(test_store),
         cmocka_unit_test(test_store_batches),
+        cmocka_unit_test(test_store_checkpoints),
         cmocka_unit_test(test_service_failed_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
