@@ -10,7 +10,7 @@
 #   BENCH_CLOCK_TIMERS  open tickets (each with a running response timer),
 #                       one figure per count (default "100000 1000000")
 #   BENCH_RUNS          start-ups measured per count (default 3)
-#   BENCH_LAG_SECONDS   seconds during which timers come due (default 30)
+#   BENCH_LAG_SECONDS   seconds during which timers come due (default 10)
 #   BENCH_LAG_RATE      timers coming due a second (default 1000)
 #   BENCH_CLOCKS_OUT    its folder (default build/bench/clocks)
 #   ESC                 the escalator binary (default build/escalator)
@@ -42,7 +42,7 @@ cd "$root"
 
 SIZES=${BENCH_CLOCK_TIMERS:-100000 1000000}
 RUNS=${BENCH_RUNS:-3}
-LAG_SECONDS=${BENCH_LAG_SECONDS:-30}
+LAG_SECONDS=${BENCH_LAG_SECONDS:-10}
 RATE=${BENCH_LAG_RATE:-1000}
 CFPB=${BENCH_CFPB:-$root/../shared/data/cfpb-complaints-sample/complaints_sample.csv}
 POLICY=policies/meow-mobile.yaml

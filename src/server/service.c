@@ -103,7 +103,9 @@ typedef struct ctx {
     json_t *row; /* the tickets row */
     json_t *doc; /* the ticket document, messages included */
     json_t *decision;
+    char *decision_text; /* the engine's JSON of decision, when it made it */
     json_t *probe; /* a decision already made on this document at `now` */
+    char *probe_text;
     int64_t now;
     const char *actor;
 } ctx;
@@ -480,9 +482,10 @@ static int evaluate_doc(service *svc, json_t *doc, int64_t now, esc_decision **o
     return 0;
 }
 
-/* The same, with the decision as a JSON value in *decision. */
+/* The same, with the decision as a JSON value in *decision and, when text
+ * is not NULL, the engine's JSON text of it in *text (stored as it is). */
 static int decide(service *svc, json_t *doc, int64_t now, json_t **decision,
-                  json_t **body)
+                  char **text, json_t **body)
 {
     esc_decision *d = NULL;
     int status = evaluate_doc(svc, doc, now, &d, body);
@@ -491,10 +494,15 @@ static int decide(service *svc, json_t *doc, int64_t now, json_t **decision,
     size_t len = 0;
     char *dj = esc_decision_json(d, 0, &len);
     *decision = dj ? json_loadb(dj, len, 0, NULL) : NULL;
-    free(dj);
     esc_decision_free(&d);
-    if (!*decision)
+    if (!*decision) {
+        free(dj);
         return fail(body, 500, "internal", "", "cannot render the decision");
+    }
+    if (text)
+        *text = dj;
+    else
+        free(dj);
     return 0;
 }
 
@@ -1015,9 +1023,14 @@ static const char *fresh_target(service *svc, json_t *fresh, json_t *fired,
 static int reevaluate(ctx *c, const char *cause, json_t **body)
 {
     json_decref(c->decision);
+    free(c->decision_text);
     c->decision = c->probe;
+    c->decision_text = c->probe_text;
     c->probe = NULL;
-    int status = c->decision ? 0 : decide(c->svc, c->doc, c->now, &c->decision, body);
+    c->probe_text = NULL;
+    int status = c->decision ? 0
+                             : decide(c->svc, c->doc, c->now, &c->decision,
+                                      &c->decision_text, body);
     if (status)
         return status;
     json_t *dec = c->decision;
@@ -1069,9 +1082,13 @@ static int reevaluate(ctx *c, const char *cause, json_t **body)
     json_object_set_new(c->row, "fired", json_string(text ? text : "[]"));
     free(text);
     json_decref(now_fired);
-    char *dtext = json_dumps(dec, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_object_set_new(c->row, "decision", dtext ? json_string(dtext) : json_null());
-    free(dtext);
+    if (c->decision_text) {
+        json_object_set_new(c->row, "decision", json_string(c->decision_text));
+    } else {
+        char *dtext = json_dumps(dec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_object_set_new(c->row, "decision", dtext ? json_string(dtext) : json_null());
+        free(dtext);
+    }
     if (rc == STORE_OK)
         rc = save_ticket(c);
     return rc == STORE_OK ? 0 : store_fail(c->svc, body);
@@ -1273,6 +1290,8 @@ static void ctx_free(ctx *c)
     json_decref(c->doc);
     json_decref(c->decision);
     json_decref(c->probe);
+    free(c->decision_text);
+    free(c->probe_text);
 }
 
 /* The body of a write's response: the decision and the open escalation. */
@@ -1541,8 +1560,9 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
      * in parallel. */
     int64_t probe_now = service_now(svc);
     json_t *probe = NULL, *shaped = json_deep_copy(ticket);
+    char *probe_text = NULL;
     normalize(shaped, probe_now);
-    status = decide(svc, shaped, probe_now, &probe, body);
+    status = decide(svc, shaped, probe_now, &probe, &probe_text, body);
     json_decref(shaped);
     if (status)
         return status;
@@ -1552,10 +1572,13 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
     c.now = service_now(svc);
     /* A new ticket is decided on the document just checked: when the
      * clock has not moved (whole seconds), that decision stands. */
-    if (c.now == probe_now)
+    if (c.now == probe_now) {
         c.probe = probe;
-    else
+        c.probe_text = probe_text;
+    } else {
         json_decref(probe);
+        free(probe_text);
+    }
     const store_ops *ops = svc->st->ops;
     if (ops->begin(svc->st) != STORE_OK) {
         status = store_fail(svc, body);
@@ -1592,7 +1615,9 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
     if (!created) {
         /* A stored ticket's status and history take part: decide again. */
         json_decref(c.probe);
+        free(c.probe_text);
         c.probe = NULL;
+        c.probe_text = NULL;
     }
     if (status == STORE_OK)
         status = save_ticket(&c); /* the row first: messages refer to it */
@@ -1778,7 +1803,7 @@ int service_event_add(service *svc, const char *id, json_t *ev, json_t **body)
         rc = log_event(&c, "troubleshooting", step);
     } else if (!strcmp(type, "escalate")) {
         json_t *dec = NULL;
-        status = decide(svc, c.doc, c.now, &dec, body);
+        status = decide(svc, c.doc, c.now, &dec, NULL, body);
         if (status)
             return finish(&c, status, 200, false, body);
         c.decision = dec;
