@@ -80,6 +80,14 @@ struct service {
     bool timer_running;
     bool stopping;
 
+    /* Response deadlines decided ahead (prepare_main): key "ticket\ncause"
+     * -> [due, policy generation, document, decision, decision text]. */
+    pthread_mutex_t prep_lock;
+    pthread_cond_t prep_wake;
+    json_t *prepared;
+    pthread_t prep_thread;
+    bool prep_running, prep_stop;
+
     pthread_mutex_t policy_lock;
     esc_policy *policy;
     uint64_t policy_gen;
@@ -94,7 +102,7 @@ struct service {
 
     _Atomic uint64_t n_decisions, n_escalations, n_level_changes, n_breaches,
         n_warnings, n_follow_ups, n_ack_timeouts, n_timers_fired, n_reloads,
-        n_reload_failures, n_resolution_breaches;
+        n_reload_failures, n_resolution_breaches, n_prepared;
 };
 
 typedef struct ctx {
@@ -478,14 +486,14 @@ static int evaluate_doc(service *svc, json_t *doc, int64_t now, esc_decision **o
         return fail(body, rc == ESC_ENOMEM ? 500 : 422,
                     rc == ESC_ELIMIT ? "too_large" : "invalid_ticket", e.pointer, "%s",
                     e.message[0] ? e.message : esc_strerror(rc));
-    atomic_fetch_add(&svc->n_decisions, 1);
     return 0;
 }
 
 /* The same, with the decision as a JSON value in *decision and, when text
- * is not NULL, the engine's JSON text of it in *text (stored as it is). */
-static int decide(service *svc, json_t *doc, int64_t now, json_t **decision,
-                  char **text, json_t **body)
+ * is not NULL, the engine's JSON text of it in *text (stored as it is);
+ * not counted in the decisions made. */
+static int make_decision(service *svc, json_t *doc, int64_t now, json_t **decision,
+                         char **text, json_t **body)
 {
     esc_decision *d = NULL;
     int status = evaluate_doc(svc, doc, now, &d, body);
@@ -504,6 +512,15 @@ static int decide(service *svc, json_t *doc, int64_t now, json_t **decision,
     else
         free(dj);
     return 0;
+}
+
+static int decide(service *svc, json_t *doc, int64_t now, json_t **decision,
+                  char **text, json_t **body)
+{
+    int status = make_decision(svc, doc, now, decision, text, body);
+    if (status == 0)
+        atomic_fetch_add(&svc->n_decisions, 1);
+    return status;
 }
 
 /* ---- input checks -------------------------------------------------------- */
@@ -1517,6 +1534,7 @@ int service_evaluate(service *svc, json_t *ticket, char **text, size_t *len,
     status = evaluate_doc(svc, ticket, service_now(svc), &d, body);
     if (status)
         return status;
+    atomic_fetch_add(&svc->n_decisions, 1);
     /* The engine's own JSON is the answer: not parsed and written again. */
     *text = esc_decision_json(d, 0, len);
     esc_decision_free(&d);
@@ -2040,6 +2058,9 @@ char *service_metrics_text(service *svc)
     COUNTER("resolution_breaches_total", "Resolution targets missed.",
             n_resolution_breaches);
     COUNTER("timers_fired_total", "Timers fired.", n_timers_fired);
+    COUNTER("decisions_prepared_total",
+            "Response deadlines that fired with the decision made ahead of them.",
+            n_prepared);
     COUNTER("policy_reloads_total", "Policy reloads that took effect.", n_reloads);
     COUNTER("policy_reload_failures_total", "Policy reloads refused.", n_reload_failures);
 #undef COUNTER
@@ -2258,6 +2279,182 @@ int service_reload(service *svc, bool recompute, json_t **body)
 /* ---- firing timers ---------------------------------------------------------- */
 
 /* Applies one due timer; the service lock is held. */
+/* ---- response deadlines decided ahead ------------------------------------ */
+
+/*
+ * A response deadline's firing decides the ticket again at the second it
+ * fires (the breach shows in facts such as since_customer), and the engine
+ * is pure: the same document, policy and second give the same decision. A
+ * thread of its own therefore decides, a little ahead, the tickets whose
+ * response timers come due in the next seconds, on the committed state
+ * (its own read-only connection, without the service lock). fire() takes
+ * such a decision only when the document it loaded under the lock equals
+ * the one decided on, the second is the one decided for and the policy has
+ * not been reloaded since; otherwise it decides itself, as before. The
+ * timer thread, which holds the service lock while it fires, is left with
+ * the writes, and the decisions of the next second are made on another
+ * core while it works.
+ */
+enum {
+    PREPARE_AHEAD = 2,      /* seconds ahead of the due time */
+    PREPARE_MAX = 20000,    /* decisions kept at most */
+    PREPARE_PERIOD_MS = 250 /* how often the thread looks at the heap */
+};
+
+static void prepared_key(const char *ticket, const char *cause, char *out, size_t size)
+{
+    snprintf(out, size, "%s\n%s", ticket, cause);
+}
+
+typedef struct prep_scan {
+    json_t *seen; /* keys decided already: not again */
+    json_t *todo; /* [ticket, cause, due] of the others */
+    int64_t now;
+} prep_scan;
+
+static void prep_collect(void *arg, const timer_entry *e)
+{
+    prep_scan *ps = arg;
+    char key[300];
+    if (e->due <= ps->now || !has_prefix(e->cause, "respond:"))
+        return;
+    prepared_key(e->ticket, e->cause, key, sizeof(key));
+    if (json_object_get(ps->seen, key))
+        return;
+    json_object_set_new(ps->seen, key, json_integer(e->due));
+    json_array_append_new(ps->todo, json_pack("[s, s, I]", e->ticket, e->cause,
+                                              (json_int_t)e->due));
+}
+
+/* Forgets what is past: decisions nobody took (the timer was cancelled, or
+ * fired late) and the keys seen before now. prep_lock is held. */
+static void prep_forget(service *svc, json_t *seen, int64_t now)
+{
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(svc->prepared, tmp, key, v)
+    {
+        if (json_integer_value(json_array_get(v, 0)) < now)
+            json_object_del(svc->prepared, key);
+    }
+    json_object_foreach_safe(seen, tmp, key, v)
+    {
+        if (json_integer_value(v) < now)
+            json_object_del(seen, key);
+    }
+}
+
+static void *prepare_main(void *arg)
+{
+    service *svc = arg;
+    char err[300];
+    store *r = svc->st->ops->open_reader(svc->st, err, sizeof(err));
+    if (!r) {
+        fprintf(stderr, "escalator serve: deciding ahead: %s (timers decide as they fire)\n",
+                err);
+        return NULL;
+    }
+    json_t *seen = json_object();
+    pthread_mutex_lock(&svc->prep_lock);
+    while (!svc->prep_stop) {
+        int64_t now = service_now(svc);
+        prep_forget(svc, seen, now);
+        bool room = json_object_size(svc->prepared) < PREPARE_MAX;
+        pthread_mutex_unlock(&svc->prep_lock);
+
+        prep_scan ps = {.seen = seen, .todo = json_array(), .now = now};
+        if (room) {
+            pthread_mutex_lock(&svc->lock);
+            timer_heap_each_until(&svc->heap, now + PREPARE_AHEAD, prep_collect, &ps);
+            pthread_mutex_unlock(&svc->lock);
+        }
+        size_t i;
+        json_t *t;
+        json_array_foreach(ps.todo, i, t)
+        {
+            const char *ticket = json_string_value(json_array_get(t, 0));
+            const char *cause = json_string_value(json_array_get(t, 1));
+            int64_t due = json_integer_value(json_array_get(t, 2));
+            json_t *row = NULL, *doc = NULL, *dec = NULL, *body = NULL;
+            char *text = NULL;
+            pthread_mutex_lock(&svc->policy_lock);
+            uint64_t gen = svc->policy_gen;
+            pthread_mutex_unlock(&svc->policy_lock);
+            if (load_ticket_in(r, ticket, &row, &doc) == STORE_OK &&
+                make_decision(svc, doc, due, &dec, &text, &body) == 0) {
+                char key[300];
+                prepared_key(ticket, cause, key, sizeof(key));
+                pthread_mutex_lock(&svc->prep_lock);
+                json_object_set_new(svc->prepared, key,
+                                    json_pack("[I, I, o, o, s]", (json_int_t)due,
+                                              (json_int_t)gen, doc, dec, text));
+                pthread_mutex_unlock(&svc->prep_lock);
+                doc = dec = NULL;
+            }
+            free(text);
+            json_decref(row);
+            json_decref(doc);
+            json_decref(dec);
+            json_decref(body);
+        }
+        json_decref(ps.todo);
+
+        pthread_mutex_lock(&svc->prep_lock);
+        if (svc->prep_stop)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += PREPARE_PERIOD_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&svc->prep_wake, &svc->prep_lock, &until);
+    }
+    pthread_mutex_unlock(&svc->prep_lock);
+    json_decref(seen);
+    r->ops->close(r);
+    return NULL;
+}
+
+/* The decision made ahead for this firing, when it still holds: the same
+ * second, the same policy, an equal document. */
+static bool take_prepared(ctx *c, const char *cause)
+{
+    service *svc = c->svc;
+    if (!svc->prep_running)
+        return false;
+    char key[300];
+    prepared_key(c->id, cause, key, sizeof(key));
+    pthread_mutex_lock(&svc->prep_lock);
+    json_t *p = json_incref(json_object_get(svc->prepared, key));
+    if (p)
+        json_object_del(svc->prepared, key);
+    pthread_mutex_unlock(&svc->prep_lock);
+    if (!p)
+        return false;
+    pthread_mutex_lock(&svc->policy_lock);
+    uint64_t gen = svc->policy_gen;
+    pthread_mutex_unlock(&svc->policy_lock);
+    bool ok = json_integer_value(json_array_get(p, 0)) == c->now &&
+              (uint64_t)json_integer_value(json_array_get(p, 1)) == gen &&
+              json_equal(json_array_get(p, 2), c->doc);
+    if (ok) {
+        json_decref(c->probe);
+        free(c->probe_text);
+        c->probe = json_incref(json_array_get(p, 3));
+        c->probe_text = strdup(json_string_value(json_array_get(p, 4)));
+        ok = c->probe_text != NULL;
+    }
+    json_decref(p);
+    if (ok) {
+        atomic_fetch_add(&svc->n_decisions, 1);
+        atomic_fetch_add(&svc->n_prepared, 1);
+    }
+    return ok;
+}
+
 static void fire(service *svc, const char *ticket, const char *cause)
 {
     const store_ops *ops = svc->st->ops;
@@ -2322,7 +2519,10 @@ static void fire(service *svc, const char *ticket, const char *cause)
             rc = outbox(&c, "sla_breach", key, data);
         else
             json_decref(data);
-        /* The policy sees the breach in its facts and may escalate further. */
+        /* The policy sees the breach in its facts and may escalate further
+         * (decided ahead when it could be). */
+        if (rc == STORE_OK)
+            take_prepared(&c, cause);
         if (rc == STORE_OK && reevaluate(&c, "sla_breach", &body) != 0)
             rc = STORE_ERROR;
     } else if (has_prefix(cause, "follow_up:")) {
@@ -2463,6 +2663,9 @@ int service_start_timers(service *svc)
     if (pthread_create(&svc->timer_thread, NULL, timer_main, svc) != 0)
         return -1;
     svc->timer_running = true;
+    /* On the manual clock time moves only by request: nothing to foresee. */
+    if (!svc->manual && pthread_create(&svc->prep_thread, NULL, prepare_main, svc) == 0)
+        svc->prep_running = true;
     return notifier_start(svc->notifier);
 }
 
@@ -2586,6 +2789,9 @@ service *service_new(const server_config *cfg)
     pthread_mutex_init(&svc->batch_lock, NULL);
     pthread_cond_init(&svc->batch_done, NULL);
     pthread_mutex_init(&svc->readers_lock, NULL);
+    pthread_mutex_init(&svc->prep_lock, NULL);
+    pthread_cond_init(&svc->prep_wake, NULL);
+    svc->prepared = json_object();
     pthread_key_create(&svc->engine_key, slot_free);
     timer_heap_init(&svc->heap);
     svc->manual = !strcmp(cfg->clock, "manual");
@@ -2632,6 +2838,14 @@ void service_free(service **psvc)
     service *svc = *psvc;
     if (!svc)
         return;
+    if (svc->prep_running) {
+        pthread_mutex_lock(&svc->prep_lock);
+        svc->prep_stop = true;
+        pthread_cond_signal(&svc->prep_wake);
+        pthread_mutex_unlock(&svc->prep_lock);
+        pthread_join(svc->prep_thread, NULL);
+        svc->prep_running = false;
+    }
     if (svc->timer_running) {
         pthread_mutex_lock(&svc->lock);
         svc->stopping = true;
@@ -2660,6 +2874,9 @@ void service_free(service **psvc)
     pthread_mutex_destroy(&svc->batch_lock);
     pthread_cond_destroy(&svc->batch_done);
     pthread_mutex_destroy(&svc->readers_lock);
+    pthread_mutex_destroy(&svc->prep_lock);
+    pthread_cond_destroy(&svc->prep_wake);
+    json_decref(svc->prepared);
     free(svc);
     *psvc = NULL;
 }

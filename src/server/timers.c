@@ -84,3 +84,41 @@ void timer_entry_free(timer_entry *e)
     free(e->ticket);
     e->ticket = e->cause = NULL;
 }
+
+/* The entries due by `until` form the top of the heap (a parent is never
+ * due later than its children): a walk that stops at the first later
+ * entry of each branch visits them and their direct children only. */
+size_t timer_heap_each_until(const timer_heap *h, int64_t until,
+                             void (*fn)(void *arg, const timer_entry *e), void *arg)
+{
+    size_t n = 0, top = 0;
+    size_t *stack = NULL, cap = 0;
+    if (!h->len || h->items[0].due > until)
+        return 0;
+    stack = malloc(64 * sizeof(*stack));
+    if (!stack)
+        return 0;
+    cap = 64;
+    stack[top++] = 0;
+    while (top) {
+        size_t i = stack[--top];
+        fn(arg, &h->items[i]);
+        n++;
+        for (size_t c = 2 * i + 1; c <= 2 * i + 2 && c < h->len; c++) {
+            if (h->items[c].due > until)
+                continue;
+            if (top == cap) {
+                size_t *more = realloc(stack, 2 * cap * sizeof(*stack));
+                if (!more) {
+                    free(stack);
+                    return n;
+                }
+                stack = more;
+                cap *= 2;
+            }
+            stack[top++] = c;
+        }
+    }
+    free(stack);
+    return n;
+}

@@ -35,5 +35,10 @@ const timer_entry *timer_heap_peek(const timer_heap *h);
  * timer_entry_free(). Returns 0, or -1 when empty. */
 int timer_heap_pop(timer_heap *h, timer_entry *out);
 void timer_entry_free(timer_entry *e);
+/* Calls fn for each entry due at or before `until`, in no particular
+ * order, without changing the heap; the work is proportional to their
+ * number, not to the heap's. Returns how many it visited. */
+size_t timer_heap_each_until(const timer_heap *h, int64_t until,
+                             void (*fn)(void *arg, const timer_entry *e), void *arg);
 
 #endif

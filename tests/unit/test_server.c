@@ -73,6 +73,35 @@ static void test_heap_order(void **state)
     timer_heap_free(&h);
 }
 
+static void count_due(void *arg, const timer_entry *e)
+{
+    int64_t *sum = arg;
+    sum[0]++;
+    sum[1] += e->due;
+}
+
+/* The walk over the entries due by a time visits exactly those. */
+static void test_heap_each_until(void **state)
+{
+    (void)state;
+    timer_heap h;
+    timer_heap_init(&h);
+    int64_t sum[2] = {0, 0};
+    assert_int_equal(timer_heap_each_until(&h, 100, count_due, sum), 0);
+    /* 1,000 entries due 0..999, pushed in a scrambled order. */
+    for (int64_t i = 0; i < 1000; i++)
+        assert_int_equal(timer_heap_push(&h, (i * 617) % 1000, "T", "c"), 0);
+    for (int64_t until = -1; until < 1001; until += 37) {
+        sum[0] = sum[1] = 0;
+        int64_t want = until < 0 ? 0 : until > 999 ? 1000 : until + 1;
+        assert_int_equal(timer_heap_each_until(&h, until, count_due, sum), want);
+        assert_int_equal(sum[0], want);
+        assert_int_equal(sum[1], want * (want - 1) / 2);
+    }
+    assert_int_equal(h.len, 1000); /* unchanged */
+    timer_heap_free(&h);
+}
+
 static void test_durations(void **state)
 {
     (void)state;
@@ -485,6 +514,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heap_order),
+        cmocka_unit_test(test_heap_each_until),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_auth_roles),
         cmocka_unit_test(test_store),
