@@ -138,6 +138,11 @@ static const char *const migrations[] = {
  * escalation, timers, events, deliveries) stay cached; 64 MiB, used as it
  * fills. */
 #define CACHE_PRAGMA "PRAGMA cache_size=-65536"
+/* Each unit of work is a SAVEPOINT, and SQLite keeps the pages it changes
+ * as they were in a statement journal, written to a temporary file once it
+ * passes 64 KiB: a timer's firing passes it, and wrote that file at every
+ * firing (a sixth of its time). In memory it is only copied. */
+#define TEMP_PRAGMA "PRAGMA temp_store=MEMORY"
 
 #define DLV_COLS                                                               \
     "id, idempotency_key, outbox_key, ticket_id, event, channel, recipient, "  \
@@ -1358,6 +1363,7 @@ store *store_sqlite_open(const char *path, const char *synchronous,
         sqlite3_exec(s->db, sync, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, CACHE_PRAGMA, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, TEMP_PRAGMA, NULL, NULL, NULL) != SQLITE_OK ||
         migrate(s) != STORE_OK || checkpointer_start(s) != STORE_OK) {
         if (!s->err[0])
             fail(s, path);
