@@ -587,18 +587,14 @@ static bool valid_id(const char *id)
 /* ---- tickets in the store ------------------------------------------------ */
 
 /* Loads the row and the document (messages joined back) from st. */
-static int load_ticket_in(store *st, const char *id, json_t **row, json_t **doc)
+/* The document of a tickets row, its messages joined back from st. */
+static int doc_of_row(store *st, const char *id, json_t *row, json_t **doc)
 {
-    const store_ops *ops = st->ops;
-    int rc = ops->ticket_get(st, id, row);
-    if (rc != STORE_OK)
-        return rc;
-    *doc = json_loads(jstr(*row, "doc"), 0, NULL);
+    *doc = json_loads(jstr(row, "doc"), 0, NULL);
     json_t *msgs = NULL;
-    if (!*doc || ops->messages_list(st, id, &msgs) != STORE_OK) {
+    if (!*doc || st->ops->messages_list(st, id, &msgs) != STORE_OK) {
         json_decref(*doc);
-        json_decref(*row);
-        *doc = *row = NULL;
+        *doc = NULL;
         return STORE_ERROR;
     }
     json_t *list = json_array(), *m;
@@ -613,6 +609,16 @@ static int load_ticket_in(store *st, const char *id, json_t **row, json_t **doc)
     json_decref(msgs);
     json_object_set_new(*doc, "messages", list);
     return STORE_OK;
+}
+
+static int load_ticket_in(store *st, const char *id, json_t **row, json_t **doc)
+{
+    int rc = st->ops->ticket_get(st, id, row);
+    if (rc == STORE_OK && (rc = doc_of_row(st, id, *row, doc)) != STORE_OK) {
+        json_decref(*row);
+        *row = NULL;
+    }
+    return rc;
 }
 
 static int load_ticket(service *svc, const char *id, json_t **row, json_t **doc)
@@ -2285,15 +2291,16 @@ int service_reload(service *svc, bool recompute, json_t **body)
  * A response deadline's firing decides the ticket again at the second it
  * fires (the breach shows in facts such as since_customer), and the engine
  * is pure: the same document, policy and second give the same decision. A
- * thread of its own therefore decides, a little ahead, the tickets whose
- * response timers come due in the next seconds, on the committed state
- * (its own read-only connection, without the service lock). fire() takes
- * such a decision only when the document it loaded under the lock equals
- * the one decided on, the second is the one decided for and the policy has
- * not been reloaded since; otherwise it decides itself, as before. The
- * timer thread, which holds the service lock while it fires, is left with
- * the writes, and the decisions of the next second are made on another
- * core while it works.
+ * thread of its own therefore loads and decides, a little ahead, the
+ * tickets whose response timers come due in the next seconds, on the
+ * committed state (its own read-only connection, one snapshot per ticket,
+ * without the service lock). fire() takes such a ticket and decision only
+ * when the row it reads under the lock has the same revision (no write
+ * since, so the same document and messages), the second is the one decided
+ * for and the policy has not been reloaded since; otherwise it loads and
+ * decides itself, as before. The timer thread, which holds the service
+ * lock while it fires, is left with the writes, and the next second's
+ * tickets are read and decided on another core while it works.
  */
 enum {
     PREPARE_AHEAD = 2,      /* seconds ahead of the due time */
@@ -2381,14 +2388,19 @@ static void *prepare_main(void *arg)
             pthread_mutex_lock(&svc->policy_lock);
             uint64_t gen = svc->policy_gen;
             pthread_mutex_unlock(&svc->policy_lock);
-            if (load_ticket_in(r, ticket, &row, &doc) == STORE_OK &&
-                make_decision(svc, doc, due, &dec, &text, &body) == 0) {
+            int got = r->ops->begin(r);
+            if (got == STORE_OK)
+                got = load_ticket_in(r, ticket, &row, &doc);
+            r->ops->commit(r); /* ends the read snapshot */
+            if (got == STORE_OK && make_decision(svc, doc, due, &dec, &text, &body) == 0) {
                 char key[300];
                 prepared_key(ticket, cause, key, sizeof(key));
                 pthread_mutex_lock(&svc->prep_lock);
                 json_object_set_new(svc->prepared, key,
-                                    json_pack("[I, I, o, o, s]", (json_int_t)due,
-                                              (json_int_t)gen, doc, dec, text));
+                                    json_pack("[I, I, I, o, o, s]", (json_int_t)due,
+                                              (json_int_t)gen,
+                                              (json_int_t)jint(row, "rev", -1), doc, dec,
+                                              text));
                 pthread_mutex_unlock(&svc->prep_lock);
                 doc = dec = NULL;
             }
@@ -2418,41 +2430,39 @@ static void *prepare_main(void *arg)
     return NULL;
 }
 
-/* The decision made ahead for this firing, when it still holds: the same
- * second, the same policy, an equal document. */
-static bool take_prepared(ctx *c, const char *cause)
+/* Loads the ticket of a firing into c (row and document): the one read
+ * ahead with its decision when it still holds (the same revision, second
+ * and policy), else from the store. */
+static int load_for_fire(ctx *c, const char *cause)
 {
     service *svc = c->svc;
-    if (!svc->prep_running)
-        return false;
-    char key[300];
-    prepared_key(c->id, cause, key, sizeof(key));
-    pthread_mutex_lock(&svc->prep_lock);
-    json_t *p = json_incref(json_object_get(svc->prepared, key));
-    if (p)
-        json_object_del(svc->prepared, key);
-    pthread_mutex_unlock(&svc->prep_lock);
-    if (!p)
-        return false;
-    pthread_mutex_lock(&svc->policy_lock);
-    uint64_t gen = svc->policy_gen;
-    pthread_mutex_unlock(&svc->policy_lock);
-    bool ok = json_integer_value(json_array_get(p, 0)) == c->now &&
-              (uint64_t)json_integer_value(json_array_get(p, 1)) == gen &&
-              json_equal(json_array_get(p, 2), c->doc);
-    if (ok) {
-        json_decref(c->probe);
-        free(c->probe_text);
-        c->probe = json_incref(json_array_get(p, 3));
-        c->probe_text = strdup(json_string_value(json_array_get(p, 4)));
-        ok = c->probe_text != NULL;
+    json_t *p = NULL;
+    if (svc->prep_running && has_prefix(cause, "respond:")) {
+        char key[300];
+        prepared_key(c->id, cause, key, sizeof(key));
+        pthread_mutex_lock(&svc->prep_lock);
+        p = json_incref(json_object_get(svc->prepared, key));
+        if (p)
+            json_object_del(svc->prepared, key);
+        pthread_mutex_unlock(&svc->prep_lock);
+    }
+    int rc = svc->st->ops->ticket_get(svc->st, c->id, &c->row);
+    if (rc == STORE_OK && p) {
+        pthread_mutex_lock(&svc->policy_lock);
+        uint64_t gen = svc->policy_gen;
+        pthread_mutex_unlock(&svc->policy_lock);
+        if (json_integer_value(json_array_get(p, 0)) == c->now &&
+            (uint64_t)json_integer_value(json_array_get(p, 1)) == gen &&
+            json_integer_value(json_array_get(p, 2)) == jint(c->row, "rev", -2) &&
+            (c->probe_text = strdup(json_string_value(json_array_get(p, 5))))) {
+            c->doc = json_incref(json_array_get(p, 3));
+            c->probe = json_incref(json_array_get(p, 4));
+        }
     }
     json_decref(p);
-    if (ok) {
-        atomic_fetch_add(&svc->n_decisions, 1);
-        atomic_fetch_add(&svc->n_prepared, 1);
-    }
-    return ok;
+    if (rc == STORE_OK && !c->doc)
+        rc = doc_of_row(svc->st, c->id, c->row, &c->doc);
+    return rc;
 }
 
 static void fire(service *svc, const char *ticket, const char *cause)
@@ -2471,7 +2481,7 @@ static void fire(service *svc, const char *ticket, const char *cause)
     int64_t due = jint(t, "due_at", 0);
     rc = ops->timer_set(svc->st, ticket, cause, "fired", due);
     if (rc == STORE_OK)
-        rc = load_ticket(svc, ticket, &c.row, &c.doc);
+        rc = load_for_fire(&c, cause);
     if (rc != STORE_OK)
         goto out;
     atomic_fetch_add(&svc->n_timers_fired, 1);
@@ -2521,8 +2531,10 @@ static void fire(service *svc, const char *ticket, const char *cause)
             json_decref(data);
         /* The policy sees the breach in its facts and may escalate further
          * (decided ahead when it could be). */
-        if (rc == STORE_OK)
-            take_prepared(&c, cause);
+        if (c.probe) {
+            atomic_fetch_add(&svc->n_decisions, 1);
+            atomic_fetch_add(&svc->n_prepared, 1);
+        }
         if (rc == STORE_OK && reevaluate(&c, "sla_breach", &body) != 0)
             rc = STORE_ERROR;
     } else if (has_prefix(cause, "follow_up:")) {

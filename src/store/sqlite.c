@@ -130,6 +130,10 @@ static const char *const migrations[] = {
      * by its index. */
     ("CREATE INDEX escalations_team ON escalations(team, state);"
      "CREATE INDEX outbox_ticket ON outbox(ticket_id, id);"),
+    /* 5: a ticket's revision, one more at every write of its row (every
+     * change of its document or messages writes it): equal revisions, the
+     * same ticket. */
+    "ALTER TABLE tickets ADD COLUMN rev BIGINT NOT NULL DEFAULT 0;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -160,15 +164,15 @@ static const char *const migrations[] = {
     X(ROLLBACK_TO, "ROLLBACK TO unit")                                         \
     X(TICKET_GET, "SELECT id, doc, status, level, priority, fired, decision, " \
                   "created_at, updated_at, first_response_at, resolved_at, "   \
-                  "paused_at FROM tickets WHERE id = ?1")                      \
+                  "paused_at, rev FROM tickets WHERE id = ?1")                 \
     X(TICKET_PUT, "INSERT INTO tickets (id, doc, status, level, priority, "    \
                   "fired, decision, created_at, updated_at, "                  \
-                  "first_response_at, resolved_at, paused_at) VALUES "         \
-                  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "       \
+                  "first_response_at, resolved_at, paused_at, rev) VALUES "    \
+                  "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1) "    \
                   "ON CONFLICT (id) DO UPDATE SET doc = ?2, status = ?3, "      \
                   "level = ?4, priority = ?5, fired = ?6, decision = ?7, "     \
                   "created_at = ?8, updated_at = ?9, first_response_at = ?10, " \
-                  "resolved_at = ?11, paused_at = ?12")                        \
+                  "resolved_at = ?11, paused_at = ?12, rev = tickets.rev + 1")  \
     X(TICKET_COUNT, "SELECT COUNT(*) AS n FROM tickets")                       \
     X(MESSAGES_LIST, "SELECT sender, at, body FROM messages "                  \
                      "WHERE ticket_id = ?1 ORDER BY id")                       \

@@ -60,9 +60,11 @@ typedef struct store_ops {
     store *(*open_reader)(store *s, char *err, size_t size);
 
     /* tickets: {id, doc, status, level, priority, fired, decision,
-     * created_at, updated_at, first_response_at, resolved_at, paused_at} */
+     * created_at, updated_at, first_response_at, resolved_at, paused_at,
+     * rev}; rev, the row's revision, counts its writes */
     int (*ticket_get)(store *s, const char *id, json_t **row);
-    /* Inserts or replaces the row; `row` has the columns above. */
+    /* Inserts or replaces the row; `row` has the columns above (rev is the
+     * store's: 1 for a new row, one more at every write). */
     int (*ticket_put)(store *s, json_t *row);
     int (*ticket_count)(store *s, int64_t *n);
 

@@ -167,7 +167,7 @@ static void test_store(void **state)
 
     store *s = open_store(path);
     const store_ops *ops = s->ops;
-    assert_int_equal(ops->schema_version(s), 4);
+    assert_int_equal(ops->schema_version(s), 5);
 
     json_t *row = json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:n, s:i, s:i, s:n, s:n, s:n}",
                             "id", "T-1", "doc", "{\"id\":\"T-1\"}", "status", "open",
@@ -200,7 +200,7 @@ static void test_store(void **state)
     /* Reopened: the migrations are not applied twice, the data is there. */
     s = open_store(path);
     ops = s->ops;
-    assert_int_equal(ops->schema_version(s), 4);
+    assert_int_equal(ops->schema_version(s), 5);
     json_t *got = NULL, *rows = NULL;
     assert_int_equal(ops->ticket_get(s, "T-1", &got), STORE_OK);
     assert_string_equal(json_string_value(json_object_get(got, "status")), "open");
