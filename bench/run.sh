@@ -88,7 +88,7 @@ timed() {
         { t[NR] = $1 }
         END {
             med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-            printf "RESULT name=%s items=%d bytes=%d runs=%d median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=tickets\n",
+            printf "RESULT name=%s items=%d bytes=%.0f runs=%d median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=tickets\n",
                    name, n, b, NR, med, t[1], t[NR], n / med
         }' | record
 }
@@ -197,7 +197,7 @@ peer() {
         { t[NR] = $1 }
         END {
             med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-            printf "RESULT name=%s items=%d bytes=%d runs=%d median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=tickets\n",
+            printf "RESULT name=%s items=%d bytes=%.0f runs=%d median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=tickets\n",
                    name, n, b, NR, med, t[1], t[NR], n / med
         }' | record
 }

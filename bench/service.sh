@@ -92,7 +92,7 @@ series() {
                 }
                 m[keys[k]] = med(a, n)
             }
-            printf "RESULT name=%s items=%d bytes=%d runs=%d median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=requests",
+            printf "RESULT name=%s items=%d bytes=%.0f runs=%d median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=requests",
                    name, m["requests"], m["bytes"], n, m["duration_s"], lo["duration_s"], hi["duration_s"], m["rps"]
             printf " rps_min=%.1f rps_max=%.1f p50_ms=%.3f p50_min=%.3f p50_max=%.3f p99_ms=%.3f p99_min=%.3f p99_max=%.3f max_ms=%.3f non2xx=%d errors=%d mean_answer_bytes=%.0f\n",
                    lo["rps"], hi["rps"], m["p50_ms"], lo["p50_ms"], hi["p50_ms"],

@@ -2286,7 +2286,6 @@ int service_reload(service *svc, bool recompute, json_t **body)
 
 /* ---- firing timers ---------------------------------------------------------- */
 
-/* Applies one due timer; the service lock is held. */
 /* ---- response deadlines decided ahead ------------------------------------ */
 
 /*
@@ -2467,6 +2466,7 @@ static int load_for_fire(ctx *c, const char *cause)
     return rc;
 }
 
+/* Applies one due timer; the service lock is held. */
 static void fire(service *svc, const char *ticket, const char *cause)
 {
     const store_ops *ops = svc->st->ops;
@@ -2674,12 +2674,13 @@ static void *timer_main(void *arg)
 
 int service_start_timers(service *svc)
 {
+    /* On the manual clock time moves only by request: nothing to foresee.
+     * Started first: the timer thread reads prep_running. */
+    if (!svc->manual && pthread_create(&svc->prep_thread, NULL, prepare_main, svc) == 0)
+        svc->prep_running = true;
     if (pthread_create(&svc->timer_thread, NULL, timer_main, svc) != 0)
         return -1;
     svc->timer_running = true;
-    /* On the manual clock time moves only by request: nothing to foresee. */
-    if (!svc->manual && pthread_create(&svc->prep_thread, NULL, prepare_main, svc) == 0)
-        svc->prep_running = true;
     return notifier_start(svc->notifier);
 }
 
