@@ -2305,7 +2305,7 @@ int service_reload(service *svc, bool recompute, json_t **body)
  */
 enum {
     PREPARE_AHEAD = 2,      /* seconds ahead of the due time */
-    PREPARE_MAX = 20000,    /* decisions kept at most */
+    PREPARE_MAX = 4096,     /* tickets kept at most (about 10 KB each) */
     PREPARE_PERIOD_MS = 250 /* how often the thread looks at the heap */
 };
 
