@@ -2,7 +2,7 @@
  * bench_parse.c - limit A: jansson parsing the corpus lines and doing
  * nothing else.
  *
- *   bench_parse CORPUS.jsonl
+ *   bench_parse CORPUS.jsonl [both|plain|region]
  *
  * The file is read into memory first (not timed). Each run parses every line
  * with json_loadb() using the flags esc_ticket_parse() passes (duplicate keys
@@ -13,11 +13,13 @@
  * A second figure does the same with jansson's allocations taken from a
  * region rewound between lines, as `escalator triage --jsonl` does
  * (src/cli/triage.c): the floor under triage with the allocator it uses.
+ * The second argument picks one of the two figures (default: both).
  */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
 
@@ -66,8 +68,11 @@ static double parse_all(const bench_lines *c, bool use_region, size_t *bad)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fputs("usage: bench_parse CORPUS.jsonl\n", stderr);
+    const char *which = argc == 3 ? argv[2] : "both";
+    bool plain = !strcmp(which, "both") || !strcmp(which, "plain");
+    bool with_region = !strcmp(which, "both") || !strcmp(which, "region");
+    if ((argc != 2 && argc != 3) || (!plain && !with_region)) {
+        fputs("usage: bench_parse CORPUS.jsonl [both|plain|region]\n", stderr);
         return 2;
     }
     bench_lines c;
@@ -75,32 +80,35 @@ int main(int argc, char **argv)
     int runs = bench_runs();
     double secs[100];
     size_t bad = 0;
-    for (int r = 0; r < runs; r++) {
+    for (int r = 0; plain && r < runs; r++) {
         secs[r] = parse_all(&c, false, &bad);
         printf("run %d: %zu lines in %.3f s: %.0f lines/s, %.1f MB/s\n", r + 1,
                c.n, secs[r], (double)c.n / secs[r],
                (double)c.size / secs[r] / 1e6);
     }
+    if (plain)
+        bench_report("limit_a_jansson_parse", secs, runs, (double)c.n,
+                     (double)c.size, "tickets");
+
+    if (with_region) {
+        region = malloc(REGION_SIZE);
+        if (!region) {
+            fputs("bench_parse: out of memory\n", stderr);
+            return 1;
+        }
+        json_set_alloc_funcs(region_malloc, region_free);
+        for (int r = 0; r < runs; r++) {
+            secs[r] = parse_all(&c, true, &bad);
+            printf("run %d, region allocator: %zu lines in %.3f s: %.0f lines/s\n",
+                   r + 1, c.n, secs[r], (double)c.n / secs[r]);
+        }
+        json_set_alloc_funcs(malloc, free);
+        free(region);
+        bench_report("limit_a_jansson_region", secs, runs, (double)c.n,
+                     (double)c.size, "tickets");
+    }
     if (bad)
         fprintf(stderr, "bench_parse: %zu lines are not valid JSON\n", bad);
-    bench_report("limit_a_jansson_parse", secs, runs, (double)c.n,
-                 (double)c.size, "tickets");
-
-    region = malloc(REGION_SIZE);
-    if (!region) {
-        fputs("bench_parse: out of memory\n", stderr);
-        return 1;
-    }
-    json_set_alloc_funcs(region_malloc, region_free);
-    for (int r = 0; r < runs; r++) {
-        secs[r] = parse_all(&c, true, &bad);
-        printf("run %d, region allocator: %zu lines in %.3f s: %.0f lines/s\n",
-               r + 1, c.n, secs[r], (double)c.n / secs[r]);
-    }
-    json_set_alloc_funcs(malloc, free);
-    free(region);
-    bench_report("limit_a_jansson_region", secs, runs, (double)c.n,
-                 (double)c.size, "tickets");
     bench_free_lines(&c);
     return bad ? 1 : 0;
 }
