@@ -295,8 +295,15 @@ static void load_fields(ev *e)
             v->t = ESC__T_NULL;
             continue;
         }
+        /* "/fields/NAME" as snprintf() into ptr would write it (truncated),
+         * without its cost for every field of every ticket. */
         char ptr[300];
-        snprintf(ptr, sizeof(ptr), "/fields/%s", f->name);
+        size_t nl = strlen(f->name);
+        if (nl > sizeof(ptr) - 9)
+            nl = sizeof(ptr) - 9;
+        memcpy(ptr, "/fields/", 8);
+        memcpy(ptr + 8, f->name, nl);
+        ptr[8 + nl] = '\0';
         switch (f->type) {
         case ESC__T_NUM:
             if (!json_is_number(j)) {

@@ -629,6 +629,39 @@ int esc__duration_parse(const char *s, int64_t *secs)
     return 0;
 }
 
+/* Appends the decimal digits of v at buf + off; returns the new offset.
+ * buf has room for the digits (callers write into 64 bytes). */
+static size_t put_u64(char *buf, size_t off, uint64_t v)
+{
+    char d[24];
+    size_t i = sizeof d;
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(buf + off, d + i, sizeof d - i);
+    return off + (sizeof d - i);
+}
+
+static size_t put_text(char *buf, size_t off, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(buf + off, s, n);
+    return off + n;
+}
+
+/* Copies the n bytes of text into buf as snprintf() would: truncated to
+ * size - 1 bytes and terminated. The duration texts are written into a
+ * local buffer and copied out, which keeps snprintf()'s truncation for short
+ * buffers without its cost on every decision. */
+static void copy_out(char *buf, size_t size, const char *text, size_t n)
+{
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+}
+
 /* The largest two non-zero units among d h m s, truncated; negative
  * durations get a leading '-'. */
 void esc__duration_format(int64_t secs, char *buf, size_t size)
@@ -637,21 +670,21 @@ void esc__duration_format(int64_t secs, char *buf, size_t size)
         char unit;
         int64_t secs;
     } units[] = {{'d', DAY}, {'h', HOUR}, {'m', MINUTE}, {'s', 1}};
+    char out[64];
     uint64_t v;
     size_t off = 0;
     int parts = 0;
 
     if (!buf || size == 0)
         return;
-    buf[0] = '\0';
     if (secs < 0) {
         v = (uint64_t)(-(secs + 1)) + 1;
-        off += (size_t)snprintf(buf, size, "-");
+        out[off++] = '-';
     } else {
         v = (uint64_t)secs;
     }
     if (v == 0) {
-        snprintf(buf, size, "0s");
+        copy_out(buf, size, "0s", 2);
         return;
     }
     for (size_t i = 0; i < ESC__ARRAY_LEN(units) && parts < 2; i++) {
@@ -659,19 +692,24 @@ void esc__duration_format(int64_t secs, char *buf, size_t size)
         if (q == 0)
             continue;
         v -= q * (uint64_t)units[i].secs;
-        if (off < size)
-            off += (size_t)snprintf(buf + off, size - off, "%s%llu%c",
-                                    parts ? " " : "", (unsigned long long)q,
-                                    units[i].unit);
+        if (parts)
+            out[off++] = ' ';
+        off = put_u64(out, off, q);
+        out[off++] = units[i].unit;
         parts++;
     }
+    copy_out(buf, size, out, off);
 }
 
-static size_t words_unit(char *buf, size_t size, uint64_t n, const char *unit)
+/* "N unit" or "N units" at out + off; returns the new offset. */
+static size_t words_unit(char *out, size_t off, uint64_t n, const char *unit)
 {
-    int w = snprintf(buf, size, "%llu %s%s", (unsigned long long)n, unit,
-                     n == 1 ? "" : "s");
-    return w < 0 ? 0 : (size_t)w;
+    off = put_u64(out, off, n);
+    out[off++] = ' ';
+    off = put_text(out, off, unit);
+    if (n != 1)
+        out[off++] = 's';
+    return off;
 }
 
 /*
@@ -685,6 +723,7 @@ void esc__duration_words(int64_t secs, char *buf, size_t size)
     uint64_t v = secs < 0 ? 0 : (uint64_t)secs;
     uint64_t major, minor = 0;
     const char *major_unit, *minor_unit = NULL;
+    char out[80];
 
     if (!buf || size == 0)
         return;
@@ -710,13 +749,12 @@ void esc__duration_words(int64_t secs, char *buf, size_t size)
         major = v;
         major_unit = "second";
     }
-    size_t off = words_unit(buf, size, major, major_unit);
-    if (minor && off < size) {
-        int w = snprintf(buf + off, size - off, " and ");
-        if (w > 0 && (size_t)w < size - off)
-            words_unit(buf + off + (size_t)w, size - off - (size_t)w, minor,
-                       minor_unit);
+    size_t off = words_unit(out, 0, major, major_unit);
+    if (minor) {
+        off = put_text(out, off, " and ");
+        off = words_unit(out, off, minor, minor_unit);
     }
+    copy_out(buf, size, out, off);
 }
 
 /* ---- hashing ------------------------------------------------------------- */
