@@ -46,6 +46,8 @@ struct esc_engine {
     esc__ucal **cals;   /* this engine's clone of each calendar */
     cal_memo memo[CAL_MEMO];
     uint32_t *field_order; /* declared fields' indexes, sorted by name */
+    uint32_t *shout_sigs;  /* the signals that count shouting, in order */
+    size_t n_shout_sigs;
     /* Builders kept from one evaluation to the next, so that their buffers
      * are allocated once: the decision JSON, a rule's evidence, and a pool
      * for rendered texts and quotes (see pool_get). */
@@ -80,6 +82,12 @@ int esc_engine_new(esc_policy *p, esc_engine **out)
     for (size_t i = 0; i < p->n_fields; i++)
         e->field_order[i] = (uint32_t)i;
     qsort_r(e->field_order, p->n_fields, sizeof(uint32_t), cmp_field_name, p);
+    /* shouting() runs for every scanned text; few signals count shouting. */
+    e->shout_sigs = esc__xcalloc(p->n_signals ? p->n_signals : 1,
+                                 sizeof(uint32_t));
+    for (size_t i = 0; i < p->n_signals; i++)
+        if (p->signals[i].shouting)
+            e->shout_sigs[e->n_shout_sigs++] = (uint32_t)i;
     e->cals = esc__xcalloc(p->n_calendars ? p->n_calendars : 1,
                            sizeof(*e->cals));
     for (size_t i = 0; i < p->n_calendars; i++) {
@@ -103,6 +111,7 @@ void esc_engine_free(esc_engine **ep)
         esc__cal_close(&e->cals[i]);
     free(e->cals);
     free(e->field_order);
+    free(e->shout_sigs);
     esc__arena_free(&e->mem);
     esc__sb_free(&e->js);
     esc__sb_free(&e->because);
@@ -123,13 +132,15 @@ typedef struct hit_ev {
     bool caps;          /* shouting: capitals (else '!!!') */
 } hit_ev;
 
+/* The counters come first: they are all an evaluation clears (see
+ * esc_engine_evaluate); the hits are read only as far as the counters say. */
 typedef struct sig_state {
     unsigned hits, negated;
-    hit_ev ev[MAX_EVIDENCE];
     unsigned n_ev;
-    hit_ev neg_ev;      /* the first negated hit */
-    hit_ev last;        /* the latest hit: one span counts once */
     bool any;
+    hit_ev last;        /* the latest hit (any): one span counts once */
+    hit_ev neg_ev;      /* the first negated hit (negated > 0) */
+    hit_ev ev[MAX_EVIDENCE];
 } sig_state;
 
 typedef struct rule_state {
@@ -147,6 +158,8 @@ typedef struct ev {
     esc__ucal **cals;
     cal_memo *memo;           /* the engine's business-time results */
     const uint32_t *field_order; /* the engine's sorted field index */
+    const uint32_t *shout_sigs;  /* the engine's shouting signals */
+    size_t n_shout_sigs;
     esc__sb *pool;            /* the engine's builders for pool_get() */
     int pool_used;
     esc__arena *mem;
@@ -616,9 +629,10 @@ static void shouting(ev *e, const char *text, size_t len)
     bool caps = sh.caps_ratio >= 0.6, excl = sh.exclaim_run >= 3;
     if ((caps || excl) && (e->cur_scope & ESC__SCOPE_CUSTOMER))
         e->shout_msgs++;
-    for (size_t i = 0; i < e->p->n_signals; i++) {
+    for (size_t k0 = 0; k0 < e->n_shout_sigs; k0++) {
+        uint32_t i = e->shout_sigs[k0];
         const esc__signal *s = &e->p->signals[i];
-        if (!s->shouting || !(s->scope & e->cur_scope))
+        if (!(s->scope & e->cur_scope))
             continue;
         sig_state *st = &e->sig[i];
         for (int k = 0; k < 2; k++) {
@@ -1805,7 +1819,8 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     const esc_policy *p = eng->p;
     esc__arena_reset(&eng->mem);
     ev e = {.p = p, .t = ticket, .now = now, .cals = eng->cals, .memo = eng->memo,
-            .field_order = eng->field_order, .pool = eng->pool,
+            .field_order = eng->field_order, .shout_sigs = eng->shout_sigs,
+            .n_shout_sigs = eng->n_shout_sigs, .pool = eng->pool,
             .mem = &eng->mem, .err = err,
             .prio = -1, .level = -1, .respond_by = ESC__NO_TIME,
             .resolve_by = ESC__NO_TIME};
@@ -1813,8 +1828,14 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     load_fields(&e);
     if (e.failed)
         return ESC_ETICKET;
-    e.sig = esc__arena_alloc(e.mem, (p->n_signals ? p->n_signals : 1) *
-                                        sizeof(*e.sig));
+    /* A signal's state is over 200 bytes, mostly hits that are read only
+     * as far as its counters say: only the counters are cleared. */
+    e.sig = esc__arena_alloc_raw(e.mem, (p->n_signals ? p->n_signals : 1) *
+                                            sizeof(*e.sig));
+    for (size_t i = 0; i < p->n_signals; i++) {
+        e.sig[i].hits = e.sig[i].negated = e.sig[i].n_ev = 0;
+        e.sig[i].any = false;
+    }
     if (scan_all(&e, eng->scratch) < 0) {
         set_err(&e, "", "the text matcher failed");
         return ESC_EMATCH;

@@ -516,6 +516,11 @@ void *esc__arena_alloc(esc__arena *a, size_t n)
     return p;
 }
 
+void *esc__arena_alloc_raw(esc__arena *a, size_t n)
+{
+    return arena_take(a, n);
+}
+
 char *esc__arena_strndup(esc__arena *a, const char *s, size_t n)
 {
     n = strnlen(s, n);

@@ -65,6 +65,7 @@ typedef struct esc__arena {
 
 void esc__arena_init(esc__arena *a);
 void *esc__arena_alloc(esc__arena *a, size_t n);   /* 16-byte aligned, zeroed */
+void *esc__arena_alloc_raw(esc__arena *a, size_t n); /* the same, not cleared */
 char *esc__arena_strndup(esc__arena *a, const char *s, size_t n);
 char *esc__arena_printf(esc__arena *a, const char *fmt, ...) ESC__PRINTF(2, 3);
 /* Keeps the first block for reuse, frees the rest. */
