@@ -123,14 +123,9 @@ static bool sb_reserve(esc__sb *sb, size_t n)
     return true;
 }
 
-void esc__sb_put(esc__sb *sb, const char *s, size_t n)
+/* esc__sb_put() without room: grows the buffer first. */
+void esc__sb_put_slow(esc__sb *sb, const char *s, size_t n)
 {
-    if (n < sb->cap - sb->len && !sb->failed) { /* room for n and the NUL */
-        memcpy(sb->buf + sb->len, s, n);
-        sb->len += n;
-        sb->buf[sb->len] = '\0';
-        return;
-    }
     if (!sb_reserve(sb, n))
         return;
     if (n)
@@ -139,14 +134,9 @@ void esc__sb_put(esc__sb *sb, const char *s, size_t n)
     sb->buf[sb->len] = '\0';
 }
 
-void esc__sb_putc(esc__sb *sb, char c)
+void esc__sb_putc_slow(esc__sb *sb, char c)
 {
-    if (sb->cap - sb->len > 1 && !sb->failed) {
-        sb->buf[sb->len++] = c;
-        sb->buf[sb->len] = '\0';
-        return;
-    }
-    esc__sb_put(sb, &c, 1);
+    esc__sb_put_slow(sb, &c, 1);
 }
 
 void esc__sb_puts(esc__sb *sb, const char *s)
@@ -204,25 +194,20 @@ static int conv_spec(const char *f, size_t *len)
 
 /*
  * The formats of the core are mostly strings and integers, which printf
- * formats slowly; this writes them directly. Returns false, consuming
- * nothing, when fmt has a conversion conv_spec() does not know.
+ * formats slowly; this writes them directly, in one pass over fmt. Returns
+ * false, leaving the builder as it found it, when fmt has a conversion
+ * conv_spec() does not know.
  */
 static bool sb_fast_printf(esc__sb *sb, const char *fmt, va_list *ap)
 {
-    for (const char *f = fmt; (f = strchr(f, '%'));) {
-        size_t len;
-        if (conv_spec(f + 1, &len) == SPEC_OTHER)
-            return false;
-        f += 1 + len;
-    }
+    size_t len0 = sb->len;
+    bool failed0 = sb->failed;
     const char *f = fmt;
     for (;;) {
-        const char *pct = strchr(f, '%');
-        if (!pct) {
-            esc__sb_put(sb, f, strlen(f));
-            return true;
-        }
+        const char *pct = strchrnul(f, '%');
         esc__sb_put(sb, f, (size_t)(pct - f));
+        if (!*pct)
+            return true;
         size_t len;
         switch (conv_spec(pct + 1, &len)) {
         case SPEC_S: {
@@ -255,7 +240,12 @@ static bool sb_fast_printf(esc__sb *sb, const char *fmt, va_list *ap)
             break;
         }
         default:
-            return true; /* not reached: checked above */
+            /* Undone: vsnprintf() formats the whole of fmt instead. */
+            sb->len = len0;
+            sb->failed = failed0;
+            if (sb->buf)
+                sb->buf[len0] = '\0';
+            return false;
         }
         f = pct + 1 + len;
     }
