@@ -349,40 +349,38 @@ void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
+    size_t i = 0, from = 0; /* bytes from `from` to i are copied as they are */
 
     esc__sb_putc(sb, '"');
-    while (i < n) {
-        unsigned char c = p[i];
-        const char *esc = NULL;
-        char ubuf[7];
-        size_t seq = 1, skip = 1;
-
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            /* A run of plain bytes, eight at a time up to the first byte
-             * that is not. */
-            size_t j = i + 1;
+    for (;;) {
+        /* Up to the next byte that needs a look: eight at a time while
+         * eight are left, then one at a time. */
 #if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            while (j + 8 <= n) {
-                uint64_t x;
-                memcpy(&x, p + j, 8);
-                uint64_t m = json_special8(x);
-                if (m) {
-                    j += (size_t)__builtin_ctzll(m) / 8;
-                    break;
-                }
-                j += 8;
+        while (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            uint64_t m = json_special8(x);
+            if (m) {
+                i += (size_t)__builtin_ctzll(m) / 8;
+                break;
             }
-#endif
-            run += j - i;
-            i = j;
-            continue;
+            i += 8;
         }
+#endif
+        while (i < n && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' &&
+               p[i] < 0x80)
+            i++;
+        if (i >= n)
+            break;
+
+        unsigned char c = p[i];
+        const char *esc;
+        char ubuf[7];
+        size_t skip = 1;
         if (c >= 0x80) {
-            seq = utf8_seq(p + i, n - i, &skip);
+            size_t seq = utf8_seq(p + i, n - i, &skip);
             if (seq) {
                 i += seq;
-                run += seq;
                 continue;
             }
             esc = "\xEF\xBF\xBD";
@@ -410,12 +408,12 @@ void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
             ubuf[6] = '\0';
             esc = ubuf;
         }
-        esc__sb_put(sb, s + i - run, run);
-        run = 0;
+        esc__sb_put(sb, s + from, i - from);
         esc__sb_puts(sb, esc);
         i += skip;
+        from = i;
     }
-    esc__sb_put(sb, s + i - run, run);
+    esc__sb_put(sb, s + from, n - from);
     esc__sb_putc(sb, '"');
 }
 
