@@ -650,7 +650,8 @@ static void shouting(ev *e, const char *text, size_t len)
 /*
  * Which scanned texts (the subject when scanned, then the messages in scope,
  * in order) may match one of the policy's regular expressions: one pass of
- * the matcher over all of them. NULL when the policy has none.
+ * the matcher over all of them. NULL when the policy has none. The n_messages
+ * + 1 flags after those say which texts that pass found a match in.
  */
 static const bool *regex_candidates(ev *e, esc__scratch *scratch)
 {
@@ -661,7 +662,7 @@ static const bool *regex_candidates(ev *e, esc__scratch *scratch)
     size_t cap = t->n_messages + 1, n = 0;
     const char **texts = esc__arena_alloc(e->mem, cap * sizeof(*texts));
     size_t *lens = esc__arena_alloc(e->mem, cap * sizeof(*lens));
-    bool *may = esc__arena_alloc(e->mem, cap * sizeof(*may));
+    bool *may = esc__arena_alloc(e->mem, 2 * cap * sizeof(*may));
     if ((scope & ESC__SCOPE_SUBJECT) && t->subject && *t->subject) {
         texts[n] = t->subject;
         lens[n++] = strlen(t->subject);
@@ -672,8 +673,19 @@ static const bool *regex_candidates(ev *e, esc__scratch *scratch)
             lens[n++] = t->messages[i].len;
         }
     /* On a failure every text is marked: each scan then decides alone. */
-    esc__regex_prefilter(e->p->matcher, scratch, texts, lens, n, may);
+    esc__regex_prefilter(e->p->matcher, scratch, texts, lens, n, may,
+                         may + cap);
     return may;
+}
+
+/* esc__scan_ex()'s flags for text k of regex_candidates(). */
+static unsigned scan_flags(const ev *e, const bool *may, size_t k)
+{
+    if (!may)
+        return 0;
+    const bool *found = may + e->t->n_messages + 1;
+    return !may[k] ? ESC__SCAN_NO_REGEX_MATCH
+         : found[k] ? ESC__SCAN_REGEX_FOUND : 0;
 }
 
 static int scan_all(ev *e, esc__scratch *scratch)
@@ -687,7 +699,7 @@ static int scan_all(ev *e, esc__scratch *scratch)
         e->cur_scope = ESC__SCOPE_SUBJECT;
         e->cur_text = t->subject;
         size_t len = strlen(t->subject);
-        unsigned flags = may && !may[k] ? ESC__SCAN_NO_REGEX_MATCH : 0;
+        unsigned flags = scan_flags(e, may, k);
         k++;
         int rc = esc__scan_ex(e->p->matcher, scratch, t->subject, len, flags,
                               on_hit, e);
@@ -714,7 +726,7 @@ static int scan_all(ev *e, esc__scratch *scratch)
         e->cur_msg = (long)i;
         e->cur_scope = sc;
         e->cur_text = m->text;
-        unsigned flags = may && !may[k] ? ESC__SCAN_NO_REGEX_MATCH : 0;
+        unsigned flags = scan_flags(e, may, k);
         k++;
         int rc = esc__scan_ex(e->p->matcher, scratch, m->text, m->len, flags,
                               on_hit, e);

@@ -2019,6 +2019,7 @@ typedef struct prefilter_ctx {
     const size_t *ends;
     size_t n;
     bool *may_match;
+    bool *found;
     size_t marked;
 } prefilter_ctx;
 
@@ -2038,6 +2039,8 @@ static int on_prefilter(unsigned int id, unsigned long long from,
     }
     if (lo < c->n && !c->may_match[lo]) {
         c->may_match[lo] = true;
+        if (c->found)
+            c->found[lo] = true;
         c->marked++;
     }
     return c->marked == c->n;
@@ -2045,7 +2048,7 @@ static int on_prefilter(unsigned int id, unsigned long long from,
 
 int esc__regex_prefilter(const esc__matcher *m, esc__scratch *s,
                          const char *const *texts, const size_t *lens,
-                         size_t n, bool *may_match)
+                         size_t n, bool *may_match, bool *found)
 {
     if (!m || !s || (n && (!texts || !lens || !may_match)))
         return ESC_EINVAL;
@@ -2055,6 +2058,9 @@ int esc__regex_prefilter(const esc__matcher *m, esc__scratch *s,
     bool all = !m->re_joinable;
     for (size_t i = 0; i < n; i++)
         may_match[i] = all;
+    if (found)
+        for (size_t i = 0; i < n; i++)
+            found[i] = false;
     if (!m->re_db || all || n == 0)
         return 0;
     if (n > s->cap_ends)
@@ -2062,7 +2068,7 @@ int esc__regex_prefilter(const esc__matcher *m, esc__scratch *s,
     /* ASCII texts, each followed by a line break; a text that is not ASCII
      * is normalised before its own scan, so it is only marked. */
     s->joined.len = 0;
-    prefilter_ctx c = {s->ends, n, may_match, 0};
+    prefilter_ctx c = {s->ends, n, may_match, found, 0};
     for (size_t i = 0; i < n; i++) {
         if (!all_ascii(texts[i], lens[i]) ||
             lens[i] > TEXT_MAX - s->joined.len - 1) {
@@ -2129,10 +2135,13 @@ int esc__scan_ex(const esc__matcher *m, esc__scratch *s, const char *text,
     if (m->n_lit_exact && tb->n)
         match_words(&c, ROOT_EXACT, true);
     if (regexes && (ascii || tb->norm.len)) {
-        /* Most texts match no expression: the cheap database says so. */
-        hs_error_t rc = hs_scan(m->re_pre, ascii ? text : tb->norm.p,
-                                (unsigned)(ascii ? len : tb->norm.len), 0,
-                                s->hs, on_any_match, NULL);
+        /* Most texts match no expression: the cheap database says so,
+         * unless it already found one in this text, joined with others. */
+        hs_error_t rc = HS_SCAN_TERMINATED;
+        if (!ascii || !(flags & ESC__SCAN_REGEX_FOUND))
+            rc = hs_scan(m->re_pre, ascii ? text : tb->norm.p,
+                         (unsigned)(ascii ? len : tb->norm.len), 0, s->hs,
+                         on_any_match, NULL);
         if (rc == HS_SCAN_TERMINATED) {
             if (ascii)
                 norm_ascii(&s->tb, text, len);
