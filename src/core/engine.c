@@ -1499,13 +1499,17 @@ const char *esc_decision_target(const esc_decision *d, size_t i)
     return d && i < d->n_targets ? d->targets[i] : NULL;
 }
 
-static void json_key(esc__sb *sb, const char *k, bool *first)
+/* The keys are literals of plain ASCII letters, which JSON writes as they
+ * are: json_key(sb, "ticket", &first) puts "\"ticket\":" in one copy. */
+#define json_key(sb, k, first) \
+    json_key_text((sb), "\"" k "\":", sizeof(k) + 2, (first))
+
+static void json_key_text(esc__sb *sb, const char *text, size_t n, bool *first)
 {
     if (!*first)
         esc__sb_putc(sb, ',');
     *first = false;
-    esc__sb_json_str(sb, k, strlen(k));
-    esc__sb_putc(sb, ':');
+    esc__sb_put(sb, text, n);
 }
 
 static void json_s(esc__sb *sb, const char *s)
@@ -1523,8 +1527,12 @@ static void json_time(esc__sb *sb, int64_t t)
         esc__sb_puts(sb, "null");
         return;
     }
-    esc_time_format(t, buf, sizeof(buf));
-    esc__sb_json_str(sb, buf, strlen(buf));
+    /* Digits, '-', ':', 'T' and 'Z': nothing to escape. */
+    buf[0] = '"';
+    esc_time_format(t, buf + 1, sizeof(buf) - 2);
+    size_t n = strlen(buf);
+    buf[n] = '"';
+    esc__sb_put(sb, buf, n + 1);
 }
 
 static void json_strs(esc__sb *sb, const char *const *v, size_t n)
