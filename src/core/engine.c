@@ -1697,19 +1697,20 @@ static void add_notifs(ev *e, const esc__notify *nt, size_t n, unsigned mask,
             x.text = render_str(e, nt[i].has_text ? &nt[i].text : &tm->note);
             x.own_text = true;
         } else {
-            esc__sb sb;
-            esc__sb_init(&sb);
-            esc__sb_printf(&sb, "[%s] Ticket %s escalated to ",
+            /* A builder of the pool: its buffer is not allocated anew. */
+            esc__sb local, *sb = pool_get(e, &local);
+            esc__sb_printf(sb, "[%s] Ticket %s escalated to ",
                            e->p->priorities[e->prio].name, e->t->id);
             for (size_t k = 0; k < e->n_targets; k++)
-                esc__sb_printf(&sb, "%s%s", k ? " + " : "",
+                esc__sb_printf(sb, "%s%s", k ? " + " : "",
                                e->p->teams[e->targets[k]].name);
             if (e->n_order) {
-                esc__sb_puts(&sb, ": ");
-                render_reason(e, &sb, e->order[0]);
+                esc__sb_puts(sb, ": ");
+                render_reason(e, sb, e->order[0]);
             }
-            x.text = esc__arena_strndup(e->mem, sb.buf, sb.len);
-            esc__sb_free(&sb);
+            x.text = esc__arena_strndup(e->mem, sb->buf ? sb->buf : "",
+                                        sb->len);
+            pool_put(e, sb, &local);
         }
         ESC__PUSH(*v, *nv, *cap, x);
     }
