@@ -197,6 +197,12 @@ typedef struct str {
  * number in the tens of thousands). The edges (node, word id) -> child live
  * in one open-addressing table keyed by node << 32 | word id (0 marks a free
  * slot: nodes start at 1).
+ *
+ * Four probes of the edge table in five find no child, and the table is
+ * megabytes, so each costs a cache miss. The bits of node_lit that literal
+ * indexes leave free (at least 8 of the 31) are a filter of the node's
+ * children: bit (word id % kid_bits) set for each, above the literal's bits,
+ * and a walk probes the table only for a word whose bit is set.
  */
 #define NODE_PARENT 0x80000000u
 
@@ -217,6 +223,10 @@ typedef struct wtrie {
      * every walk, without a probe of the edge table. */
     uint32_t *first[2];
     size_t n_words;
+    bool kid_filter;     /* node_lit carries the filter of children */
+    uint32_t lit_mask;   /* the literal's bits of node_lit */
+    uint32_t kid_shift;  /* the filter's first bit */
+    uint32_t kid_bits;   /* and how many (8 or 16) */
 } wtrie;
 
 struct esc__matcher {
@@ -1443,15 +1453,40 @@ static inline uint32_t trie_child(const wtrie *t, uint32_t node, uint32_t word)
     }
 }
 
+/* Whether the node whose node_lit is lit may have a child by word id
+ * `word` (always, without the filter). */
+static inline bool trie_may_have(const wtrie *t, uint32_t lit, uint32_t word)
+{
+    return !t->kid_filter ||
+           (lit >> (t->kid_shift + (word & (t->kid_bits - 1))) & 1u);
+}
+
 /* Fills t->first once every literal is in. */
 static void trie_index_roots(wtrie *t)
 {
     /* Most walks end on a node without children (the last word of a
      * literal): the bit says so with the load of node_lit that the walk
      * makes anyway, instead of a probe of the edge table. */
-    for (size_t i = 0; i < t->edge_cap; i++)
-        if (t->edges[i].key)
-            t->node_lit[t->edges[i].key >> 32] |= NODE_PARENT;
+    uint32_t max_lit = 0;
+    for (size_t i = 0; i < t->n_nodes; i++)
+        if (t->node_lit[i] > max_lit)
+            max_lit = t->node_lit[i];
+    uint32_t lit_bits = 1;
+    while (lit_bits < 31 && max_lit >> lit_bits)
+        lit_bits++;
+    t->kid_bits = 31 - lit_bits >= 16 ? 16 : 31 - lit_bits >= 8 ? 8 : 0;
+    t->kid_filter = t->kid_bits != 0;
+    t->kid_shift = lit_bits;
+    t->lit_mask = t->kid_filter ? (1u << lit_bits) - 1 : ~NODE_PARENT;
+    for (size_t i = 0; i < t->edge_cap; i++) {
+        uint64_t key = t->edges[i].key;
+        if (!key)
+            continue;
+        t->node_lit[key >> 32] |= NODE_PARENT;
+        if (t->kid_filter)
+            t->node_lit[key >> 32] |=
+                1u << (t->kid_shift + ((uint32_t)key & (t->kid_bits - 1)));
+    }
     t->n_words = t->vocab.n + 2;
     for (int r = 0; r < 2; r++) {
         t->first[r] = esc__xcalloc(t->n_words, sizeof(uint32_t));
@@ -1934,18 +1969,25 @@ static void match_words(scan_ctx *c, uint32_t root, bool exact)
         uint32_t node = first[id];
         for (size_t j = k; node;) {
             uint32_t lit = t->node_lit[node];
-            if (lit & ~NODE_PARENT)
-                on_literal(c, (lit & ~NODE_PARENT) - 1, j);
+            if (lit & t->lit_mask)
+                on_literal(c, (lit & t->lit_mask) - 1, j);
             if (!(lit & NODE_PARENT) || ++j >= tb->n)
                 break;
             id = exact ? toks[j].xid : toks[j].sid;
             if (id == WORD_NONE)
                 break;
             /* A break shows in the stream as ". " before the token. */
-            if (toks[j].sstart - toks[j - 1].send > 1)
+            if (toks[j].sstart - toks[j - 1].send > 1) {
+                if (!trie_may_have(t, lit, WORD_BREAK))
+                    break;
                 node = trie_child(t, node, WORD_BREAK);
-            if (node)
-                node = trie_child(t, node, id);
+                if (!node)
+                    break;
+                lit = t->node_lit[node];
+            }
+            if (!trie_may_have(t, lit, id))
+                break;
+            node = trie_child(t, node, id);
         }
     }
 }
