@@ -375,6 +375,7 @@ void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
 
         unsigned char c = p[i];
         const char *esc;
+        size_t esc_len = 2; /* 3 for U+FFFD, 6 for another control */
         char ubuf[7];
         size_t skip = 1;
         if (c >= 0x80) {
@@ -384,6 +385,7 @@ void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
                 continue;
             }
             esc = "\xEF\xBF\xBD";
+            esc_len = 3;
         } else if (c == '"') {
             esc = "\\\"";
         } else if (c == '\\') {
@@ -407,9 +409,10 @@ void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
             ubuf[5] = hex[c & 15];
             ubuf[6] = '\0';
             esc = ubuf;
+            esc_len = 6;
         }
         esc__sb_put(sb, s + from, i - from);
-        esc__sb_puts(sb, esc);
+        esc__sb_put(sb, esc, esc_len);
         i += skip;
         from = i;
     }
