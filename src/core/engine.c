@@ -208,6 +208,20 @@ typedef struct ev {
 
 /* ---- values ----------------------------------------------------------- */
 
+/* esc__sb_printf(sb, "%s", s), NULL included, without a format to read:
+ * the decision and its texts are written in many short pieces. */
+static void put_s(esc__sb *sb, const char *s)
+{
+    esc__sb_puts(sb, s ? s : "(null)");
+}
+
+/* esc__sb_printf(sb, "%s%s", sep, s) with sep never NULL. */
+static void put_sep_s(esc__sb *sb, const char *sep, const char *s)
+{
+    esc__sb_puts(sb, sep);
+    put_s(sb, s);
+}
+
 static void set_err(ev *e, const char *pointer, const char *fmt, ...)
     ESC__PRINTF(3, 4);
 
@@ -834,7 +848,7 @@ static void put_value(esc__sb *sb, const esc__value *v)
     case ESC__T_LIST:
         esc__sb_putc(sb, '[');
         for (size_t i = 0; i < v->n_items; i++)
-            esc__sb_printf(sb, "%s%s", i ? ", " : "", v->items[i]);
+            put_sep_s(sb, i ? ", " : "", v->items[i]);
         esc__sb_putc(sb, ']');
         break;
     default: break;
@@ -944,19 +958,22 @@ static void signal_evidence(ev *e, uint32_t si)
     const sig_state *st = &e->sig[si];
     const esc__signal *s = &e->p->signals[si];
     if (e->because) {
-        esc__sb_printf(e->because, "signals.%s:", s->id);
+        esc__sb_puts(e->because, "signals.");
+        put_s(e->because, s->id);
+        esc__sb_putc(e->because, ':');
         for (unsigned i = 0; i < st->n_ev; i++) {
             const hit_ev *h = &st->ev[i];
             esc__sb_puts(e->because, i ? ";" : "");
             if (h->pattern == UINT32_MAX) {
-                esc__sb_printf(e->because, " %s", h->caps
-                                                      ? "written in capitals"
-                                                      : "repeated '!'");
+                esc__sb_puts(e->because, h->caps ? " written in capitals"
+                                                 : " repeated '!'");
             } else {
                 const char *ph = e->p->patterns[h->pattern].text;
                 const char *text = h->msg < 0 ? e->t->subject
                                               : e->t->messages[h->msg].text;
-                esc__sb_printf(e->because, " \"%s\"", ph);
+                esc__sb_puts(e->because, " \"");
+                put_s(e->because, ph);
+                esc__sb_putc(e->because, '"');
                 if (strlen(ph) != h->end - h->start ||
                     strncasecmp(ph, text + h->start, h->end - h->start)) {
                     esc__sb_puts(e->because, " found as \"");
@@ -1178,7 +1195,7 @@ static void render_value(esc__sb *sb, const esc__value *v)
     case ESC__T_STR: esc__sb_puts(sb, v->s); break;
     case ESC__T_LIST:
         for (size_t i = 0; i < v->n_items; i++)
-            esc__sb_printf(sb, "%s%s", i ? ", " : "", v->items[i]);
+            put_sep_s(sb, i ? ", " : "", v->items[i]);
         break;
     default: break;
     }
@@ -1266,8 +1283,7 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
     case ESC__PH_TARGETS:
         if (!e->n_targets) return false;
         for (size_t i = 0; i < e->n_targets; i++)
-            esc__sb_printf(sb, "%s%s", i ? " + " : "",
-                           p->teams[e->targets[i]].name);
+            put_sep_s(sb, i ? " + " : "", p->teams[e->targets[i]].name);
         return true;
     case ESC__PH_REASONS:
         if (!e->n_order) return false;
@@ -1327,13 +1343,12 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
     case ESC__PH_TAGS:
         if (!e->n_tags) return false;
         for (size_t i = 0; i < e->n_tags; i++)
-            esc__sb_printf(sb, "%s%s", i ? ", " : "", e->tags[i]);
+            put_sep_s(sb, i ? ", " : "", e->tags[i]);
         return true;
     case ESC__PH_ACTIONS:
         if (!e->n_actions) return false;
         for (size_t i = 0; i < e->n_actions; i++)
-            esc__sb_printf(sb, "%s%s", i ? ", " : "",
-                           p->actions[e->actions[i]].id);
+            put_sep_s(sb, i ? ", " : "", p->actions[e->actions[i]].id);
         return true;
     case ESC__PH_CUSTOMER_SINCE:
         if (t->customer.since == ESC__NO_TIME) return false;
@@ -1347,9 +1362,8 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
             const char *m = e->missing[i];
             int f = strncmp(m, "fields.", 7) ? -1
                                              : esc__find_field(p, m + 7);
-            esc__sb_printf(sb, "%s%s", i ? ", " : "",
-                           f >= 0 && p->fields[f].label ? p->fields[f].label
-                                                        : m);
+            put_sep_s(sb, i ? ", " : "",
+                      f >= 0 && p->fields[f].label ? p->fields[f].label : m);
         }
         return true;
     case ESC__PH_LEVEL_NAME:
@@ -1371,10 +1385,13 @@ static void render(ev *e, esc__sb *sb, const esc__tmpl *tm)
         sb->len = mark;
         if (sb->buf)
             sb->buf[mark] = 0;
-        if (sg->fallback)
+        if (sg->fallback) {
             esc__sb_puts(sb, sg->fallback);
-        else
-            esc__sb_printf(sb, "[%s]", sg->text);
+        } else {
+            esc__sb_putc(sb, '[');
+            put_s(sb, sg->text);
+            esc__sb_putc(sb, ']');
+        }
     }
 }
 
@@ -1699,11 +1716,13 @@ static void add_notifs(ev *e, const esc__notify *nt, size_t n, unsigned mask,
         } else {
             /* A builder of the pool: its buffer is not allocated anew. */
             esc__sb local, *sb = pool_get(e, &local);
-            esc__sb_printf(sb, "[%s] Ticket %s escalated to ",
-                           e->p->priorities[e->prio].name, e->t->id);
+            esc__sb_putc(sb, '[');
+            put_s(sb, e->p->priorities[e->prio].name);
+            esc__sb_puts(sb, "] Ticket ");
+            put_s(sb, e->t->id);
+            esc__sb_puts(sb, " escalated to ");
             for (size_t k = 0; k < e->n_targets; k++)
-                esc__sb_printf(sb, "%s%s", k ? " + " : "",
-                               e->p->teams[e->targets[k]].name);
+                put_sep_s(sb, k ? " + " : "", e->p->teams[e->targets[k]].name);
             if (e->n_order) {
                 esc__sb_puts(sb, ": ");
                 render_reason(e, sb, e->order[0]);
@@ -2117,7 +2136,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     for (size_t i = 0; i < no; i++) {
         const esc__rule *r = &p->rules[order[i]];
         const rule_state *rs = &e.rules[order[i]];
-        esc__sb_printf(&js, "%s{\"rule\":", i ? "," : "");
+        esc__sb_puts(&js, i ? ",{\"rule\":" : "{\"rule\":");
         json_s(&js, r->id);
         esc__sb_puts(&js, ",\"because\":");
         json_s(&js, rs->because);
@@ -2151,7 +2170,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nsupp; i++) {
         const esc__suppression *s = &p->suppressions[supp[i].s];
-        esc__sb_printf(&js, "%s{\"suppression\":", i ? "," : "");
+        esc__sb_puts(&js, i ? ",{\"suppression\":" : "{\"suppression\":");
         json_s(&js, s->id);
         esc__sb_puts(&js, ",\"rules\":[");
         bool f1 = true;
@@ -2185,7 +2204,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     json_key(&js, "follow_ups", &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nfu; i++) {
-        esc__sb_printf(&js, "%s{\"at\":", i ? "," : "");
+        esc__sb_puts(&js, i ? ",{\"at\":" : "{\"at\":");
         json_time(&js, fus[i].at);
         esc__sb_puts(&js, ",\"team\":");
         json_s(&js, fus[i].team);
@@ -2195,7 +2214,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     json_key(&js, "notifications", &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nnt; i++) {
-        esc__sb_printf(&js, "%s{\"channel\":", i ? "," : "");
+        esc__sb_puts(&js, i ? ",{\"channel\":" : "{\"channel\":");
         json_s(&js, nts[i].channel);
         esc__sb_puts(&js, ",\"to\":");
         json_s(&js, nts[i].to);
