@@ -46,6 +46,8 @@ struct esc_engine {
     esc__ucal **cals;   /* this engine's clone of each calendar */
     cal_memo memo[CAL_MEMO];
     uint32_t *field_order; /* declared fields' indexes, sorted by name */
+    uint32_t *shout_sigs;  /* the signals that count shouting, in order */
+    size_t n_shout_sigs;
     /* Builders kept from one evaluation to the next, so that their buffers
      * are allocated once: the decision JSON, a rule's evidence, and a pool
      * for rendered texts and quotes (see pool_get). */
@@ -80,6 +82,12 @@ int esc_engine_new(esc_policy *p, esc_engine **out)
     for (size_t i = 0; i < p->n_fields; i++)
         e->field_order[i] = (uint32_t)i;
     qsort_r(e->field_order, p->n_fields, sizeof(uint32_t), cmp_field_name, p);
+    /* shouting() runs for every scanned text; few signals count shouting. */
+    e->shout_sigs = esc__xcalloc(p->n_signals ? p->n_signals : 1,
+                                 sizeof(uint32_t));
+    for (size_t i = 0; i < p->n_signals; i++)
+        if (p->signals[i].shouting)
+            e->shout_sigs[e->n_shout_sigs++] = (uint32_t)i;
     e->cals = esc__xcalloc(p->n_calendars ? p->n_calendars : 1,
                            sizeof(*e->cals));
     for (size_t i = 0; i < p->n_calendars; i++) {
@@ -103,6 +111,7 @@ void esc_engine_free(esc_engine **ep)
         esc__cal_close(&e->cals[i]);
     free(e->cals);
     free(e->field_order);
+    free(e->shout_sigs);
     esc__arena_free(&e->mem);
     esc__sb_free(&e->js);
     esc__sb_free(&e->because);
@@ -123,13 +132,15 @@ typedef struct hit_ev {
     bool caps;          /* shouting: capitals (else '!!!') */
 } hit_ev;
 
+/* The counters come first: they are all an evaluation clears (see
+ * esc_engine_evaluate); the hits are read only as far as the counters say. */
 typedef struct sig_state {
     unsigned hits, negated;
-    hit_ev ev[MAX_EVIDENCE];
     unsigned n_ev;
-    hit_ev neg_ev;      /* the first negated hit */
-    hit_ev last;        /* the latest hit: one span counts once */
     bool any;
+    hit_ev last;        /* the latest hit (any): one span counts once */
+    hit_ev neg_ev;      /* the first negated hit (negated > 0) */
+    hit_ev ev[MAX_EVIDENCE];
 } sig_state;
 
 typedef struct rule_state {
@@ -147,6 +158,8 @@ typedef struct ev {
     esc__ucal **cals;
     cal_memo *memo;           /* the engine's business-time results */
     const uint32_t *field_order; /* the engine's sorted field index */
+    const uint32_t *shout_sigs;  /* the engine's shouting signals */
+    size_t n_shout_sigs;
     esc__sb *pool;            /* the engine's builders for pool_get() */
     int pool_used;
     esc__arena *mem;
@@ -194,6 +207,20 @@ typedef struct ev {
 } ev;
 
 /* ---- values ----------------------------------------------------------- */
+
+/* esc__sb_printf(sb, "%s", s), NULL included, without a format to read:
+ * the decision and its texts are written in many short pieces. */
+static void put_s(esc__sb *sb, const char *s)
+{
+    esc__sb_puts(sb, s ? s : "(null)");
+}
+
+/* esc__sb_printf(sb, "%s%s", sep, s) with sep never NULL. */
+static void put_sep_s(esc__sb *sb, const char *sep, const char *s)
+{
+    esc__sb_puts(sb, sep);
+    put_s(sb, s);
+}
 
 static void set_err(ev *e, const char *pointer, const char *fmt, ...)
     ESC__PRINTF(3, 4);
@@ -295,8 +322,15 @@ static void load_fields(ev *e)
             v->t = ESC__T_NULL;
             continue;
         }
+        /* "/fields/NAME" as snprintf() into ptr would write it (truncated),
+         * without its cost for every field of every ticket. */
         char ptr[300];
-        snprintf(ptr, sizeof(ptr), "/fields/%s", f->name);
+        size_t nl = strlen(f->name);
+        if (nl > sizeof(ptr) - 9)
+            nl = sizeof(ptr) - 9;
+        memcpy(ptr, "/fields/", 8);
+        memcpy(ptr + 8, f->name, nl);
+        ptr[8 + nl] = '\0';
         switch (f->type) {
         case ESC__T_NUM:
             if (!json_is_number(j)) {
@@ -609,9 +643,10 @@ static void shouting(ev *e, const char *text, size_t len)
     bool caps = sh.caps_ratio >= 0.6, excl = sh.exclaim_run >= 3;
     if ((caps || excl) && (e->cur_scope & ESC__SCOPE_CUSTOMER))
         e->shout_msgs++;
-    for (size_t i = 0; i < e->p->n_signals; i++) {
+    for (size_t k0 = 0; k0 < e->n_shout_sigs; k0++) {
+        uint32_t i = e->shout_sigs[k0];
         const esc__signal *s = &e->p->signals[i];
-        if (!s->shouting || !(s->scope & e->cur_scope))
+        if (!(s->scope & e->cur_scope))
             continue;
         sig_state *st = &e->sig[i];
         for (int k = 0; k < 2; k++) {
@@ -629,7 +664,8 @@ static void shouting(ev *e, const char *text, size_t len)
 /*
  * Which scanned texts (the subject when scanned, then the messages in scope,
  * in order) may match one of the policy's regular expressions: one pass of
- * the matcher over all of them. NULL when the policy has none.
+ * the matcher over all of them. NULL when the policy has none. The n_messages
+ * + 1 flags after those say which texts that pass found a match in.
  */
 static const bool *regex_candidates(ev *e, esc__scratch *scratch)
 {
@@ -640,7 +676,7 @@ static const bool *regex_candidates(ev *e, esc__scratch *scratch)
     size_t cap = t->n_messages + 1, n = 0;
     const char **texts = esc__arena_alloc(e->mem, cap * sizeof(*texts));
     size_t *lens = esc__arena_alloc(e->mem, cap * sizeof(*lens));
-    bool *may = esc__arena_alloc(e->mem, cap * sizeof(*may));
+    bool *may = esc__arena_alloc(e->mem, 2 * cap * sizeof(*may));
     if ((scope & ESC__SCOPE_SUBJECT) && t->subject && *t->subject) {
         texts[n] = t->subject;
         lens[n++] = strlen(t->subject);
@@ -651,8 +687,19 @@ static const bool *regex_candidates(ev *e, esc__scratch *scratch)
             lens[n++] = t->messages[i].len;
         }
     /* On a failure every text is marked: each scan then decides alone. */
-    esc__regex_prefilter(e->p->matcher, scratch, texts, lens, n, may);
+    esc__regex_prefilter(e->p->matcher, scratch, texts, lens, n, may,
+                         may + cap);
     return may;
+}
+
+/* esc__scan_ex()'s flags for text k of regex_candidates(). */
+static unsigned scan_flags(const ev *e, const bool *may, size_t k)
+{
+    if (!may)
+        return 0;
+    const bool *found = may + e->t->n_messages + 1;
+    return !may[k] ? ESC__SCAN_NO_REGEX_MATCH
+         : found[k] ? ESC__SCAN_REGEX_FOUND : 0;
 }
 
 static int scan_all(ev *e, esc__scratch *scratch)
@@ -666,7 +713,7 @@ static int scan_all(ev *e, esc__scratch *scratch)
         e->cur_scope = ESC__SCOPE_SUBJECT;
         e->cur_text = t->subject;
         size_t len = strlen(t->subject);
-        unsigned flags = may && !may[k] ? ESC__SCAN_NO_REGEX_MATCH : 0;
+        unsigned flags = scan_flags(e, may, k);
         k++;
         int rc = esc__scan_ex(e->p->matcher, scratch, t->subject, len, flags,
                               on_hit, e);
@@ -693,7 +740,7 @@ static int scan_all(ev *e, esc__scratch *scratch)
         e->cur_msg = (long)i;
         e->cur_scope = sc;
         e->cur_text = m->text;
-        unsigned flags = may && !may[k] ? ESC__SCAN_NO_REGEX_MATCH : 0;
+        unsigned flags = scan_flags(e, may, k);
         k++;
         int rc = esc__scan_ex(e->p->matcher, scratch, m->text, m->len, flags,
                               on_hit, e);
@@ -801,7 +848,7 @@ static void put_value(esc__sb *sb, const esc__value *v)
     case ESC__T_LIST:
         esc__sb_putc(sb, '[');
         for (size_t i = 0; i < v->n_items; i++)
-            esc__sb_printf(sb, "%s%s", i ? ", " : "", v->items[i]);
+            put_sep_s(sb, i ? ", " : "", v->items[i]);
         esc__sb_putc(sb, ']');
         break;
     default: break;
@@ -911,19 +958,22 @@ static void signal_evidence(ev *e, uint32_t si)
     const sig_state *st = &e->sig[si];
     const esc__signal *s = &e->p->signals[si];
     if (e->because) {
-        esc__sb_printf(e->because, "signals.%s:", s->id);
+        esc__sb_puts(e->because, "signals.");
+        put_s(e->because, s->id);
+        esc__sb_putc(e->because, ':');
         for (unsigned i = 0; i < st->n_ev; i++) {
             const hit_ev *h = &st->ev[i];
             esc__sb_puts(e->because, i ? ";" : "");
             if (h->pattern == UINT32_MAX) {
-                esc__sb_printf(e->because, " %s", h->caps
-                                                      ? "written in capitals"
-                                                      : "repeated '!'");
+                esc__sb_puts(e->because, h->caps ? " written in capitals"
+                                                 : " repeated '!'");
             } else {
                 const char *ph = e->p->patterns[h->pattern].text;
                 const char *text = h->msg < 0 ? e->t->subject
                                               : e->t->messages[h->msg].text;
-                esc__sb_printf(e->because, " \"%s\"", ph);
+                esc__sb_puts(e->because, " \"");
+                put_s(e->because, ph);
+                esc__sb_putc(e->because, '"');
                 if (strlen(ph) != h->end - h->start ||
                     strncasecmp(ph, text + h->start, h->end - h->start)) {
                     esc__sb_puts(e->because, " found as \"");
@@ -1145,7 +1195,7 @@ static void render_value(esc__sb *sb, const esc__value *v)
     case ESC__T_STR: esc__sb_puts(sb, v->s); break;
     case ESC__T_LIST:
         for (size_t i = 0; i < v->n_items; i++)
-            esc__sb_printf(sb, "%s%s", i ? ", " : "", v->items[i]);
+            put_sep_s(sb, i ? ", " : "", v->items[i]);
         break;
     default: break;
     }
@@ -1233,8 +1283,7 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
     case ESC__PH_TARGETS:
         if (!e->n_targets) return false;
         for (size_t i = 0; i < e->n_targets; i++)
-            esc__sb_printf(sb, "%s%s", i ? " + " : "",
-                           p->teams[e->targets[i]].name);
+            put_sep_s(sb, i ? " + " : "", p->teams[e->targets[i]].name);
         return true;
     case ESC__PH_REASONS:
         if (!e->n_order) return false;
@@ -1294,13 +1343,12 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
     case ESC__PH_TAGS:
         if (!e->n_tags) return false;
         for (size_t i = 0; i < e->n_tags; i++)
-            esc__sb_printf(sb, "%s%s", i ? ", " : "", e->tags[i]);
+            put_sep_s(sb, i ? ", " : "", e->tags[i]);
         return true;
     case ESC__PH_ACTIONS:
         if (!e->n_actions) return false;
         for (size_t i = 0; i < e->n_actions; i++)
-            esc__sb_printf(sb, "%s%s", i ? ", " : "",
-                           p->actions[e->actions[i]].id);
+            put_sep_s(sb, i ? ", " : "", p->actions[e->actions[i]].id);
         return true;
     case ESC__PH_CUSTOMER_SINCE:
         if (t->customer.since == ESC__NO_TIME) return false;
@@ -1314,9 +1362,8 @@ static bool render_ph(ev *e, esc__sb *sb, const esc__segment *sg)
             const char *m = e->missing[i];
             int f = strncmp(m, "fields.", 7) ? -1
                                              : esc__find_field(p, m + 7);
-            esc__sb_printf(sb, "%s%s", i ? ", " : "",
-                           f >= 0 && p->fields[f].label ? p->fields[f].label
-                                                        : m);
+            put_sep_s(sb, i ? ", " : "",
+                      f >= 0 && p->fields[f].label ? p->fields[f].label : m);
         }
         return true;
     case ESC__PH_LEVEL_NAME:
@@ -1338,10 +1385,13 @@ static void render(ev *e, esc__sb *sb, const esc__tmpl *tm)
         sb->len = mark;
         if (sb->buf)
             sb->buf[mark] = 0;
-        if (sg->fallback)
+        if (sg->fallback) {
             esc__sb_puts(sb, sg->fallback);
-        else
-            esc__sb_printf(sb, "[%s]", sg->text);
+        } else {
+            esc__sb_putc(sb, '[');
+            put_s(sb, sg->text);
+            esc__sb_putc(sb, ']');
+        }
     }
 }
 
@@ -1466,13 +1516,17 @@ const char *esc_decision_target(const esc_decision *d, size_t i)
     return d && i < d->n_targets ? d->targets[i] : NULL;
 }
 
-static void json_key(esc__sb *sb, const char *k, bool *first)
+/* The keys are literals of plain ASCII letters, which JSON writes as they
+ * are: json_key(sb, "ticket", &first) puts "\"ticket\":" in one copy. */
+#define json_key(sb, k, first) \
+    json_key_text((sb), "\"" k "\":", sizeof(k) + 2, (first))
+
+static void json_key_text(esc__sb *sb, const char *text, size_t n, bool *first)
 {
     if (!*first)
         esc__sb_putc(sb, ',');
     *first = false;
-    esc__sb_json_str(sb, k, strlen(k));
-    esc__sb_putc(sb, ':');
+    esc__sb_put(sb, text, n);
 }
 
 static void json_s(esc__sb *sb, const char *s)
@@ -1490,8 +1544,12 @@ static void json_time(esc__sb *sb, int64_t t)
         esc__sb_puts(sb, "null");
         return;
     }
-    esc_time_format(t, buf, sizeof(buf));
-    esc__sb_json_str(sb, buf, strlen(buf));
+    /* Digits, '-', ':', 'T' and 'Z': nothing to escape. */
+    buf[0] = '"';
+    esc_time_format(t, buf + 1, sizeof(buf) - 2);
+    size_t n = strlen(buf);
+    buf[n] = '"';
+    esc__sb_put(sb, buf, n + 1);
 }
 
 static void json_strs(esc__sb *sb, const char *const *v, size_t n)
@@ -1656,19 +1714,22 @@ static void add_notifs(ev *e, const esc__notify *nt, size_t n, unsigned mask,
             x.text = render_str(e, nt[i].has_text ? &nt[i].text : &tm->note);
             x.own_text = true;
         } else {
-            esc__sb sb;
-            esc__sb_init(&sb);
-            esc__sb_printf(&sb, "[%s] Ticket %s escalated to ",
-                           e->p->priorities[e->prio].name, e->t->id);
+            /* A builder of the pool: its buffer is not allocated anew. */
+            esc__sb local, *sb = pool_get(e, &local);
+            esc__sb_putc(sb, '[');
+            put_s(sb, e->p->priorities[e->prio].name);
+            esc__sb_puts(sb, "] Ticket ");
+            put_s(sb, e->t->id);
+            esc__sb_puts(sb, " escalated to ");
             for (size_t k = 0; k < e->n_targets; k++)
-                esc__sb_printf(&sb, "%s%s", k ? " + " : "",
-                               e->p->teams[e->targets[k]].name);
+                put_sep_s(sb, k ? " + " : "", e->p->teams[e->targets[k]].name);
             if (e->n_order) {
-                esc__sb_puts(&sb, ": ");
-                render_reason(e, &sb, e->order[0]);
+                esc__sb_puts(sb, ": ");
+                render_reason(e, sb, e->order[0]);
             }
-            x.text = esc__arena_strndup(e->mem, sb.buf, sb.len);
-            esc__sb_free(&sb);
+            x.text = esc__arena_strndup(e->mem, sb->buf ? sb->buf : "",
+                                        sb->len);
+            pool_put(e, sb, &local);
         }
         ESC__PUSH(*v, *nv, *cap, x);
     }
@@ -1798,7 +1859,8 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     const esc_policy *p = eng->p;
     esc__arena_reset(&eng->mem);
     ev e = {.p = p, .t = ticket, .now = now, .cals = eng->cals, .memo = eng->memo,
-            .field_order = eng->field_order, .pool = eng->pool,
+            .field_order = eng->field_order, .shout_sigs = eng->shout_sigs,
+            .n_shout_sigs = eng->n_shout_sigs, .pool = eng->pool,
             .mem = &eng->mem, .err = err,
             .prio = -1, .level = -1, .respond_by = ESC__NO_TIME,
             .resolve_by = ESC__NO_TIME};
@@ -1806,8 +1868,14 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     load_fields(&e);
     if (e.failed)
         return ESC_ETICKET;
-    e.sig = esc__arena_alloc(e.mem, (p->n_signals ? p->n_signals : 1) *
-                                        sizeof(*e.sig));
+    /* A signal's state is over 200 bytes, mostly hits that are read only
+     * as far as its counters say: only the counters are cleared. */
+    e.sig = esc__arena_alloc_raw(e.mem, (p->n_signals ? p->n_signals : 1) *
+                                            sizeof(*e.sig));
+    for (size_t i = 0; i < p->n_signals; i++) {
+        e.sig[i].hits = e.sig[i].negated = e.sig[i].n_ev = 0;
+        e.sig[i].any = false;
+    }
     if (scan_all(&e, eng->scratch) < 0) {
         set_err(&e, "", "the text matcher failed");
         return ESC_EMATCH;
@@ -2068,7 +2136,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     for (size_t i = 0; i < no; i++) {
         const esc__rule *r = &p->rules[order[i]];
         const rule_state *rs = &e.rules[order[i]];
-        esc__sb_printf(&js, "%s{\"rule\":", i ? "," : "");
+        esc__sb_puts(&js, i ? ",{\"rule\":" : "{\"rule\":");
         json_s(&js, r->id);
         esc__sb_puts(&js, ",\"because\":");
         json_s(&js, rs->because);
@@ -2102,7 +2170,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nsupp; i++) {
         const esc__suppression *s = &p->suppressions[supp[i].s];
-        esc__sb_printf(&js, "%s{\"suppression\":", i ? "," : "");
+        esc__sb_puts(&js, i ? ",{\"suppression\":" : "{\"suppression\":");
         json_s(&js, s->id);
         esc__sb_puts(&js, ",\"rules\":[");
         bool f1 = true;
@@ -2136,7 +2204,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     json_key(&js, "follow_ups", &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nfu; i++) {
-        esc__sb_printf(&js, "%s{\"at\":", i ? "," : "");
+        esc__sb_puts(&js, i ? ",{\"at\":" : "{\"at\":");
         json_time(&js, fus[i].at);
         esc__sb_puts(&js, ",\"team\":");
         json_s(&js, fus[i].team);
@@ -2146,7 +2214,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     json_key(&js, "notifications", &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nnt; i++) {
-        esc__sb_printf(&js, "%s{\"channel\":", i ? "," : "");
+        esc__sb_puts(&js, i ? ",{\"channel\":" : "{\"channel\":");
         json_s(&js, nts[i].channel);
         esc__sb_puts(&js, ",\"to\":");
         json_s(&js, nts[i].to);

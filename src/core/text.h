@@ -161,16 +161,22 @@ int esc__scan(const esc__matcher *m, esc__scratch *s, const char *text,
  * otherwise pay each). may_match[i] is false only when text i matches no
  * expression, which esc__scan_ex() may then be told. Every text is marked
  * when the matcher has an anchored expression, for a text that is not
- * ASCII, and on a Vectorscan failure (ESC_EMATCH). Returns 0 or a negative
- * code; the scratch is left as esc__text_content() leaves it.
+ * ASCII, and on a Vectorscan failure (ESC_EMATCH). found (NULL, or n
+ * flags) says which texts the pass itself marked: a match of the first
+ * pass ends in them. Returns 0 or a negative code; the scratch is left as
+ * esc__text_content() leaves it.
  */
 int esc__regex_prefilter(const esc__matcher *m, esc__scratch *s,
                          const char *const *texts, const size_t *lens,
-                         size_t n, bool *may_match);
+                         size_t n, bool *may_match, bool *found);
 
 enum {
     /* The text matches no regular expression (esc__regex_prefilter). */
-    ESC__SCAN_NO_REGEX_MATCH = 1u << 0
+    ESC__SCAN_NO_REGEX_MATCH = 1u << 0,
+    /* A match of the first pass ends in the text (esc__regex_prefilter's
+     * found): an ASCII text goes straight to the pass with start of
+     * match, which alone decides the hits. */
+    ESC__SCAN_REGEX_FOUND = 1u << 1
 };
 
 /* esc__scan() with flags (ESC__SCAN_*). */

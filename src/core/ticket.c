@@ -197,8 +197,11 @@ static bool has_nul(const json_t *s)
 }
 
 /* A string member; `out` receives a pointer into the document. */
-static int get_string(parser *p, const json_t *obj, const char *base,
-                      const char *key, bool required, const char **out)
+/* get_string(), and *len (when not NULL) the string's length: a message's
+ * text is looked up once. */
+static int get_string_n(parser *p, const json_t *obj, const char *base,
+                        const char *key, bool required, const char **out,
+                        size_t *len)
 {
     char ptr[256];
     json_t *v = json_object_get(obj, key);
@@ -221,7 +224,15 @@ static int get_string(parser *p, const json_t *obj, const char *base,
                        "not supported");
     }
     *out = json_string_value(v);
+    if (len)
+        *len = json_string_length(v);
     return 0;
+}
+
+static int get_string(parser *p, const json_t *obj, const char *base,
+                      const char *key, bool required, const char **out)
+{
+    return get_string_n(p, obj, base, key, required, out, NULL);
 }
 
 /* A string member naming one of `names`; *out is left alone when absent. */
@@ -369,11 +380,12 @@ static int parse_messages(parser *p, esc_ticket *t)
         msg->at = ESC__NO_TIME;
         if ((rc = get_time(p, m, base, "at", false, &msg->at)))
             return rc;
-        if ((rc = get_string(p, m, base, "text", true, &text)))
+        size_t len = 0;
+        if ((rc = get_string_n(p, m, base, "text", true, &text, &len)))
             return rc;
         msg->from = (esc__from)from;
         msg->text = text;
-        msg->len = json_string_length(json_object_get(m, "text"));
+        msg->len = len;
         msg->index = i;
         t->n_messages = i + 1;
     }

@@ -5,7 +5,6 @@
 #include "escalator.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
  * days_from_civil). */
@@ -121,6 +120,13 @@ ESC_EXTERN int esc_time_parse(const char *s, int64_t *out)
     return 0;
 }
 
+/* Two decimal digits of v (0 to 99). */
+static void put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
 /* Writes "YYYY-MM-DDTHH:MM:SSZ". ESC_EINVAL when buf is shorter than 21
  * bytes or the year falls outside 0000-9999. */
 ESC_EXTERN int esc_time_format(int64_t t, char *buf, size_t size)
@@ -142,7 +148,25 @@ ESC_EXTERN int esc_time_format(int64_t t, char *buf, size_t size)
     int64_t y;
     int m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d,
-             (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    /* Every decision writes a few of these: the digits directly, as
+     * "%04d-%02d-%02dT%02d:%02d:%02dZ" would (the year is 0 to 9999). */
+    int yy = (int)y, hh = (int)(secs / 3600), mi = (int)(secs / 60 % 60),
+        ss = (int)(secs % 60);
+    buf[0] = (char)('0' + yy / 1000);
+    buf[1] = (char)('0' + yy / 100 % 10);
+    buf[2] = (char)('0' + yy / 10 % 10);
+    buf[3] = (char)('0' + yy % 10);
+    buf[4] = '-';
+    put2(buf + 5, m);
+    buf[7] = '-';
+    put2(buf + 8, d);
+    buf[10] = 'T';
+    put2(buf + 11, hh);
+    buf[13] = ':';
+    put2(buf + 14, mi);
+    buf[16] = ':';
+    put2(buf + 17, ss);
+    buf[19] = 'Z';
+    buf[20] = '\0';
     return 0;
 }

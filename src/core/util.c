@@ -123,14 +123,9 @@ static bool sb_reserve(esc__sb *sb, size_t n)
     return true;
 }
 
-void esc__sb_put(esc__sb *sb, const char *s, size_t n)
+/* esc__sb_put() without room: grows the buffer first. */
+void esc__sb_put_slow(esc__sb *sb, const char *s, size_t n)
 {
-    if (n < sb->cap - sb->len && !sb->failed) { /* room for n and the NUL */
-        memcpy(sb->buf + sb->len, s, n);
-        sb->len += n;
-        sb->buf[sb->len] = '\0';
-        return;
-    }
     if (!sb_reserve(sb, n))
         return;
     if (n)
@@ -139,14 +134,9 @@ void esc__sb_put(esc__sb *sb, const char *s, size_t n)
     sb->buf[sb->len] = '\0';
 }
 
-void esc__sb_putc(esc__sb *sb, char c)
+void esc__sb_putc_slow(esc__sb *sb, char c)
 {
-    if (sb->cap - sb->len > 1 && !sb->failed) {
-        sb->buf[sb->len++] = c;
-        sb->buf[sb->len] = '\0';
-        return;
-    }
-    esc__sb_put(sb, &c, 1);
+    esc__sb_put_slow(sb, &c, 1);
 }
 
 void esc__sb_puts(esc__sb *sb, const char *s)
@@ -204,25 +194,20 @@ static int conv_spec(const char *f, size_t *len)
 
 /*
  * The formats of the core are mostly strings and integers, which printf
- * formats slowly; this writes them directly. Returns false, consuming
- * nothing, when fmt has a conversion conv_spec() does not know.
+ * formats slowly; this writes them directly, in one pass over fmt. Returns
+ * false, leaving the builder as it found it, when fmt has a conversion
+ * conv_spec() does not know.
  */
 static bool sb_fast_printf(esc__sb *sb, const char *fmt, va_list *ap)
 {
-    for (const char *f = fmt; (f = strchr(f, '%'));) {
-        size_t len;
-        if (conv_spec(f + 1, &len) == SPEC_OTHER)
-            return false;
-        f += 1 + len;
-    }
+    size_t len0 = sb->len;
+    bool failed0 = sb->failed;
     const char *f = fmt;
     for (;;) {
-        const char *pct = strchr(f, '%');
-        if (!pct) {
-            esc__sb_put(sb, f, strlen(f));
-            return true;
-        }
+        const char *pct = strchrnul(f, '%');
         esc__sb_put(sb, f, (size_t)(pct - f));
+        if (!*pct)
+            return true;
         size_t len;
         switch (conv_spec(pct + 1, &len)) {
         case SPEC_S: {
@@ -255,7 +240,12 @@ static bool sb_fast_printf(esc__sb *sb, const char *fmt, va_list *ap)
             break;
         }
         default:
-            return true; /* not reached: checked above */
+            /* Undone: vsnprintf() formats the whole of fmt instead. */
+            sb->len = len0;
+            sb->failed = failed0;
+            if (sb->buf)
+                sb->buf[len0] = '\0';
+            return false;
         }
         f = pct + 1 + len;
     }
@@ -359,43 +349,43 @@ void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
+    size_t i = 0, from = 0; /* bytes from `from` to i are copied as they are */
 
     esc__sb_putc(sb, '"');
-    while (i < n) {
-        unsigned char c = p[i];
-        const char *esc = NULL;
-        char ubuf[7];
-        size_t seq = 1, skip = 1;
-
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            /* A run of plain bytes, eight at a time up to the first byte
-             * that is not. */
-            size_t j = i + 1;
+    for (;;) {
+        /* Up to the next byte that needs a look: eight at a time while
+         * eight are left, then one at a time. */
 #if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            while (j + 8 <= n) {
-                uint64_t x;
-                memcpy(&x, p + j, 8);
-                uint64_t m = json_special8(x);
-                if (m) {
-                    j += (size_t)__builtin_ctzll(m) / 8;
-                    break;
-                }
-                j += 8;
+        while (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            uint64_t m = json_special8(x);
+            if (m) {
+                i += (size_t)__builtin_ctzll(m) / 8;
+                break;
             }
-#endif
-            run += j - i;
-            i = j;
-            continue;
+            i += 8;
         }
+#endif
+        while (i < n && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' &&
+               p[i] < 0x80)
+            i++;
+        if (i >= n)
+            break;
+
+        unsigned char c = p[i];
+        const char *esc;
+        size_t esc_len = 2; /* 3 for U+FFFD, 6 for another control */
+        char ubuf[7];
+        size_t skip = 1;
         if (c >= 0x80) {
-            seq = utf8_seq(p + i, n - i, &skip);
+            size_t seq = utf8_seq(p + i, n - i, &skip);
             if (seq) {
                 i += seq;
-                run += seq;
                 continue;
             }
             esc = "\xEF\xBF\xBD";
+            esc_len = 3;
         } else if (c == '"') {
             esc = "\\\"";
         } else if (c == '\\') {
@@ -419,13 +409,14 @@ void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
             ubuf[5] = hex[c & 15];
             ubuf[6] = '\0';
             esc = ubuf;
+            esc_len = 6;
         }
-        esc__sb_put(sb, s + i - run, run);
-        run = 0;
-        esc__sb_puts(sb, esc);
+        esc__sb_put(sb, s + from, i - from);
+        esc__sb_put(sb, esc, esc_len);
         i += skip;
+        from = i;
     }
-    esc__sb_put(sb, s + i - run, run);
+    esc__sb_put(sb, s + from, n - from);
     esc__sb_putc(sb, '"');
 }
 
@@ -514,6 +505,11 @@ void *esc__arena_alloc(esc__arena *a, size_t n)
     void *p = arena_take(a, n);
     memset(p, 0, n ? n : 1);
     return p;
+}
+
+void *esc__arena_alloc_raw(esc__arena *a, size_t n)
+{
+    return arena_take(a, n);
 }
 
 char *esc__arena_strndup(esc__arena *a, const char *s, size_t n)
@@ -629,6 +625,39 @@ int esc__duration_parse(const char *s, int64_t *secs)
     return 0;
 }
 
+/* Appends the decimal digits of v at buf + off; returns the new offset.
+ * buf has room for the digits (callers write into 64 bytes). */
+static size_t put_u64(char *buf, size_t off, uint64_t v)
+{
+    char d[24];
+    size_t i = sizeof d;
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(buf + off, d + i, sizeof d - i);
+    return off + (sizeof d - i);
+}
+
+static size_t put_text(char *buf, size_t off, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(buf + off, s, n);
+    return off + n;
+}
+
+/* Copies the n bytes of text into buf as snprintf() would: truncated to
+ * size - 1 bytes and terminated. The duration texts are written into a
+ * local buffer and copied out, which keeps snprintf()'s truncation for short
+ * buffers without its cost on every decision. */
+static void copy_out(char *buf, size_t size, const char *text, size_t n)
+{
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+}
+
 /* The largest two non-zero units among d h m s, truncated; negative
  * durations get a leading '-'. */
 void esc__duration_format(int64_t secs, char *buf, size_t size)
@@ -637,21 +666,21 @@ void esc__duration_format(int64_t secs, char *buf, size_t size)
         char unit;
         int64_t secs;
     } units[] = {{'d', DAY}, {'h', HOUR}, {'m', MINUTE}, {'s', 1}};
+    char out[64];
     uint64_t v;
     size_t off = 0;
     int parts = 0;
 
     if (!buf || size == 0)
         return;
-    buf[0] = '\0';
     if (secs < 0) {
         v = (uint64_t)(-(secs + 1)) + 1;
-        off += (size_t)snprintf(buf, size, "-");
+        out[off++] = '-';
     } else {
         v = (uint64_t)secs;
     }
     if (v == 0) {
-        snprintf(buf, size, "0s");
+        copy_out(buf, size, "0s", 2);
         return;
     }
     for (size_t i = 0; i < ESC__ARRAY_LEN(units) && parts < 2; i++) {
@@ -659,19 +688,24 @@ void esc__duration_format(int64_t secs, char *buf, size_t size)
         if (q == 0)
             continue;
         v -= q * (uint64_t)units[i].secs;
-        if (off < size)
-            off += (size_t)snprintf(buf + off, size - off, "%s%llu%c",
-                                    parts ? " " : "", (unsigned long long)q,
-                                    units[i].unit);
+        if (parts)
+            out[off++] = ' ';
+        off = put_u64(out, off, q);
+        out[off++] = units[i].unit;
         parts++;
     }
+    copy_out(buf, size, out, off);
 }
 
-static size_t words_unit(char *buf, size_t size, uint64_t n, const char *unit)
+/* "N unit" or "N units" at out + off; returns the new offset. */
+static size_t words_unit(char *out, size_t off, uint64_t n, const char *unit)
 {
-    int w = snprintf(buf, size, "%llu %s%s", (unsigned long long)n, unit,
-                     n == 1 ? "" : "s");
-    return w < 0 ? 0 : (size_t)w;
+    off = put_u64(out, off, n);
+    out[off++] = ' ';
+    off = put_text(out, off, unit);
+    if (n != 1)
+        out[off++] = 's';
+    return off;
 }
 
 /*
@@ -685,6 +719,7 @@ void esc__duration_words(int64_t secs, char *buf, size_t size)
     uint64_t v = secs < 0 ? 0 : (uint64_t)secs;
     uint64_t major, minor = 0;
     const char *major_unit, *minor_unit = NULL;
+    char out[80];
 
     if (!buf || size == 0)
         return;
@@ -710,13 +745,12 @@ void esc__duration_words(int64_t secs, char *buf, size_t size)
         major = v;
         major_unit = "second";
     }
-    size_t off = words_unit(buf, size, major, major_unit);
-    if (minor && off < size) {
-        int w = snprintf(buf + off, size - off, " and ");
-        if (w > 0 && (size_t)w < size - off)
-            words_unit(buf + off + (size_t)w, size - off - (size_t)w, minor,
-                       minor_unit);
+    size_t off = words_unit(out, 0, major, major_unit);
+    if (minor) {
+        off = put_text(out, off, " and ");
+        off = words_unit(out, off, minor, minor_unit);
     }
+    copy_out(buf, size, out, off);
 }
 
 /* ---- hashing ------------------------------------------------------------- */

@@ -45,8 +45,29 @@ typedef struct esc__sb {
 void esc__sb_init(esc__sb *sb);
 void esc__sb_free(esc__sb *sb);
 void esc__sb_reset(esc__sb *sb);
-void esc__sb_putc(esc__sb *sb, char c);
-void esc__sb_put(esc__sb *sb, const char *s, size_t n);
+void esc__sb_putc_slow(esc__sb *sb, char c);
+void esc__sb_put_slow(esc__sb *sb, const char *s, size_t n);
+/* The builders write most decisions a few bytes at a time: appending while
+ * there is room is inline, growing is not. */
+static inline void esc__sb_putc(esc__sb *sb, char c)
+{
+    if (sb->cap - sb->len > 1 && !sb->failed) {
+        sb->buf[sb->len++] = c;
+        sb->buf[sb->len] = '\0';
+        return;
+    }
+    esc__sb_putc_slow(sb, c);
+}
+static inline void esc__sb_put(esc__sb *sb, const char *s, size_t n)
+{
+    if (n < sb->cap - sb->len && !sb->failed) { /* room for n and the NUL */
+        __builtin_memcpy(sb->buf + sb->len, s, n);
+        sb->len += n;
+        sb->buf[sb->len] = '\0';
+        return;
+    }
+    esc__sb_put_slow(sb, s, n);
+}
 void esc__sb_puts(esc__sb *sb, const char *s);
 void esc__sb_printf(esc__sb *sb, const char *fmt, ...) ESC__PRINTF(2, 3);
 void esc__sb_vprintf(esc__sb *sb, const char *fmt, va_list ap);
@@ -65,6 +86,7 @@ typedef struct esc__arena {
 
 void esc__arena_init(esc__arena *a);
 void *esc__arena_alloc(esc__arena *a, size_t n);   /* 16-byte aligned, zeroed */
+void *esc__arena_alloc_raw(esc__arena *a, size_t n); /* the same, not cleared */
 char *esc__arena_strndup(esc__arena *a, const char *s, size_t n);
 char *esc__arena_printf(esc__arena *a, const char *fmt, ...) ESC__PRINTF(2, 3);
 /* Keeps the first block for reuse, frees the rest. */
