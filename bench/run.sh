@@ -12,7 +12,7 @@
 #   BENCH_SEED     the generator's seed (default 1)
 #   PEER_TICKETS   tickets the json-rules-engine peer decides: a prefix of
 #                  the corpus, since it decides about 3,000 a second
-#                  (default 20000, at most BENCH_TICKETS)
+#                  (default 10000, at most BENCH_TICKETS)
 #   BENCH_CFPB     the CFPB complaints sample the customer text comes from
 #                  (default ../shared/data/cfpb-complaints-sample/
 #                  complaints_sample.csv from the repository root; generated
@@ -50,7 +50,7 @@ cd "$root"
 TICKETS=${BENCH_TICKETS:-1000000}
 RUNS=${BENCH_RUNS:-3}
 SEED=${BENCH_SEED:-1}
-PEER_TICKETS=${PEER_TICKETS:-20000}
+PEER_TICKETS=${PEER_TICKETS:-10000}
 [ "$PEER_TICKETS" -le "$TICKETS" ] || PEER_TICKETS=$TICKETS
 CFPB=${BENCH_CFPB:-$root/../shared/data/cfpb-complaints-sample/complaints_sample.csv}
 NOW=2026-11-23T12:00:00Z

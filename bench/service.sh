@@ -7,7 +7,7 @@
 #
 # Environment:
 #   BENCH_RUNS             wrk runs of each figure (default 3)
-#   BENCH_SERVICE_SECONDS  seconds of each wrk run (default 5)
+#   BENCH_SERVICE_SECONDS  seconds of each wrk run (default 4)
 #   BENCH_WRK_THREADS      wrk threads (default 2)
 #   BENCH_WRK_CONNECTIONS  wrk connections (default 16)
 #   BENCH_SERVICE_TICKETS  distinct tickets the POST bodies cycle through
@@ -34,7 +34,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 RUNS=${BENCH_RUNS:-3}
-SECONDS_RUN=${BENCH_SERVICE_SECONDS:-5}
+SECONDS_RUN=${BENCH_SERVICE_SECONDS:-4}
 THREADS=${BENCH_WRK_THREADS:-2}
 CONNS=${BENCH_WRK_CONNECTIONS:-16}
 TICKETS=${BENCH_SERVICE_TICKETS:-20000}
