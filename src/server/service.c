@@ -81,7 +81,8 @@ struct service {
     bool stopping;
 
     /* Response deadlines decided ahead (prepare_main): key "ticket\ncause"
-     * -> [due, policy generation, document, decision, decision text]. */
+     * -> [due, policy generation, the row's revision, document, decision,
+     * decision text]. */
     pthread_mutex_t prep_lock;
     pthread_cond_t prep_wake;
     json_t *prepared;
@@ -2859,7 +2860,8 @@ void service_free(service **psvc)
         pthread_cond_signal(&svc->prep_wake);
         pthread_mutex_unlock(&svc->prep_lock);
         pthread_join(svc->prep_thread, NULL);
-        svc->prep_running = false;
+        /* prep_running stays set: the timer thread, still running, reads
+         * it; the map it then finds no longer grows. */
     }
     if (svc->timer_running) {
         pthread_mutex_lock(&svc->lock);
