@@ -100,7 +100,11 @@ static void set_json(api_response *out, int status, json_t *body)
 {
     out->status = status;
     out->content_type = "application/json";
-    out->body = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    /* Numbers with the engine's 15 significant digits: a decision reads
+     * the same in every answer (302.65, not 302.64999999999998). */
+    out->body = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                            JSON_REAL_PRECISION(15))
+                     : NULL;
     if (!out->body) {
         out->status = 500;
         out->body = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"cannot "
