@@ -681,6 +681,17 @@ static int outbox(ctx *c, const char *kind, const char *key_suffix, json_t *payl
     return rc;
 }
 
+/* Logs a lifecycle event and puts it in the outbox under the key suffix;
+ * data is consumed. */
+static int log_and_notify(ctx *c, const char *kind, const char *key_suffix, json_t *data)
+{
+    int rc = log_event(c, kind, json_incref(data));
+    if (rc == STORE_OK)
+        return outbox(c, kind, key_suffix, data);
+    json_decref(data);
+    return rc;
+}
+
 /* ---- timers --------------------------------------------------------------- */
 
 static int arm(ctx *c, const char *cause, int64_t due, json_t *data)
@@ -2511,25 +2522,16 @@ static void fire(service *svc, const char *ticket, const char *cause)
                json_is_integer(json_object_get(esc, "respond_by"))) {
         json_object_set(data, "respond_by", json_object_get(esc, "respond_by"));
     }
-    char key[128];
-    snprintf(key, sizeof(key), "%s", cause);
-
     if (!current) {
         json_decref(data); /* the level it was armed for is over */
     } else if (has_prefix(cause, "warn:")) {
         atomic_fetch_add(&svc->n_warnings, 1);
-        rc = log_event(&c, "sla_warning", json_incref(data));
-        if (rc == STORE_OK)
-            rc = outbox(&c, "sla_warning", key, data);
-        else
-            json_decref(data);
+        rc = log_and_notify(&c, "sla_warning", cause, data);
     } else if (has_prefix(cause, "respond:")) {
         atomic_fetch_add(&svc->n_breaches, 1);
         rc = ops->level_mark(svc->st, e, "breached_at", c.now);
         if (rc == STORE_OK)
-            rc = log_event(&c, "sla_breach", json_incref(data));
-        if (rc == STORE_OK)
-            rc = outbox(&c, "sla_breach", key, data);
+            rc = log_and_notify(&c, "sla_breach", cause, data);
         else
             json_decref(data);
         /* The policy sees the breach in its facts and may escalate further
@@ -2545,11 +2547,7 @@ static void fire(service *svc, const char *ticket, const char *cause)
         json_t *tdata = json_loads(jstr(t, "data") ? jstr(t, "data") : "{}", 0, NULL);
         json_object_set(data, "follow_up_team", json_object_get(tdata, "team"));
         json_decref(tdata);
-        rc = log_event(&c, "follow_up", json_incref(data));
-        if (rc == STORE_OK)
-            rc = outbox(&c, "follow_up", key, data);
-        else
-            json_decref(data);
+        rc = log_and_notify(&c, "follow_up", cause, data);
     } else if (has_prefix(cause, "ack:") && strcmp(jstr(esc, "state"), "open") == 0) {
         atomic_fetch_add(&svc->n_ack_timeouts, 1);
         int64_t repeats = jint(esc, "ack_repeats", 0) + 1;
@@ -2563,9 +2561,7 @@ static void fire(service *svc, const char *ticket, const char *cause)
         json_object_set_new(data, "to", next ? json_string(next) : json_string(team));
         rc = ops->escalation_put(svc->st, esc);
         if (rc == STORE_OK)
-            rc = log_event(&c, "ack_timeout", json_incref(data));
-        if (rc == STORE_OK)
-            rc = outbox(&c, "ack_timeout", key, data);
+            rc = log_and_notify(&c, "ack_timeout", cause, data);
         else
             json_decref(data);
         if (rc == STORE_OK && next) {
@@ -2602,9 +2598,7 @@ static void fire(service *svc, const char *ticket, const char *cause)
         json_object_set_new(esc, "resolution_breached_at", json_integer(c.now));
         rc = ops->escalation_put(svc->st, esc);
         if (rc == STORE_OK)
-            rc = log_event(&c, "resolution_breach", json_incref(data));
-        if (rc == STORE_OK)
-            rc = outbox(&c, "resolution_breach", key, data);
+            rc = log_and_notify(&c, "resolution_breach", cause, data);
         else
             json_decref(data);
     } else {
