@@ -158,6 +158,15 @@ static store *open_store(const char *path)
     return s;
 }
 
+/* A tickets row for the store: an open ticket with document doc. */
+static json_t *ticket_row(const char *id, const char *doc)
+{
+    return json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:n, s:i, s:i, s:n, s:n, s:n}", "id", id,
+                     "doc", doc, "status", "open", "level", "priority", "fired", "[]",
+                     "decision", "created_at", 100, "updated_at", 100, "first_response_at",
+                     "resolved_at", "paused_at");
+}
+
 static void test_store(void **state)
 {
     (void)state;
@@ -169,11 +178,7 @@ static void test_store(void **state)
     const store_ops *ops = s->ops;
     assert_int_equal(ops->schema_version(s), 5);
 
-    json_t *row = json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:n, s:i, s:i, s:n, s:n, s:n}",
-                            "id", "T-1", "doc", "{\"id\":\"T-1\"}", "status", "open",
-                            "level", "priority", "fired", "[]", "decision",
-                            "created_at", 100, "updated_at", 100,
-                            "first_response_at", "resolved_at", "paused_at");
+    json_t *row = ticket_row("T-1", "{\"id\":\"T-1\"}");
     assert_int_equal(ops->begin(s), STORE_OK);
     assert_int_equal(ops->ticket_put(s, row), STORE_OK);
     assert_int_equal(ops->message_add(s, "T-1", "customer", 100, "hello"), STORE_OK);
@@ -284,11 +289,7 @@ static void test_store_batches(void **state)
     store *r = ops->open_reader(s, err, sizeof(err));
     assert_non_null(r);
 
-    json_t *row = json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:n, s:i, s:i, s:n, s:n, s:n}",
-                            "id", "T-1", "doc", "{\"id\":\"T-1\"}", "status", "open",
-                            "level", "priority", "fired", "[]", "decision",
-                            "created_at", 100, "updated_at", 100,
-                            "first_response_at", "resolved_at", "paused_at");
+    json_t *row = ticket_row("T-1", "{\"id\":\"T-1\"}");
     assert_int_equal(ops->begin(s), STORE_OK);
     assert_int_equal(ops->ticket_put(s, row), STORE_OK);
     assert_int_equal(ops->release(s), STORE_OK);
@@ -411,11 +412,7 @@ static void test_store_checkpoints(void **state)
     for (int i = 0; i < 800; i++) {
         char id[32];
         snprintf(id, sizeof(id), "T-%d", i);
-        json_t *row = json_pack("{s:s, s:s, s:s, s:n, s:n, s:s, s:n, s:i, s:i, s:n, s:n, s:n}",
-                                "id", id, "doc", big, "status", "open", "level",
-                                "priority", "fired", "[]", "decision", "created_at", 100,
-                                "updated_at", 100, "first_response_at", "resolved_at",
-                                "paused_at");
+        json_t *row = ticket_row(id, big);
         assert_int_equal(ops->begin(s), STORE_OK);
         assert_int_equal(ops->ticket_put(s, row), STORE_OK);
         assert_int_equal(ops->commit(s), STORE_OK);
