@@ -51,13 +51,7 @@ OUT=${BENCH_CLOCKS_OUT:-build/bench/clocks}
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-for tool in sqlite3 curl jq; do
-    command -v $tool >/dev/null || { say "$tool is missing: make bench-deps"; exit 1; }
-done
-rm -rf "$OUT"
-mkdir -p "$OUT"
-make --no-print-directory all >/dev/null
-make --no-print-directory -f Makefile -f bench/Makefile build/bench/gen_tickets >/dev/null
+bench_setup sqlite3 curl jq
 
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1e3 }'; }
 kib() { awk -v k="$2" '$1 == k ":" { print $2 }' "/proc/$1/status"; }
@@ -160,15 +154,22 @@ record() { tee -a "$results"; }
 
 # ---- no timers: the baseline ---------------------------------------------------
 
+# boots N DB [COPY]: $RUNS start-ups on DB (a fresh copy of COPY each time
+# when given), each line "ms VmHWM VmRSS" in $OUT/boot.N.
+boots() {
+    local n=$1 db=$2 copy=${3:-} r
+    : >"$OUT/boot.$n"
+    for ((r = 1; r <= RUNS; r++)); do
+        if [ -n "$copy" ]; then cp "$copy" "$db"; else sync; fi
+        boot "$db"
+        say "run $r: started in $BOOT_MS ms with $LOADED timers loaded; VmHWM $HWM_KIB KiB, VmRSS $RSS_KIB KiB"
+        echo "$BOOT_MS $HWM_KIB $RSS_KIB" >>"$OUT/boot.$n"
+        stop_server
+    done
+}
+
 section "clocks: the server with no ticket (baseline)"
-: >"$OUT/boot.0"
-for ((r = 1; r <= RUNS; r++)); do
-    cp "$empty" "$OUT/run.db"
-    boot "$OUT/run.db"
-    say "run $r: started in $BOOT_MS ms; VmHWM $HWM_KIB KiB, VmRSS $RSS_KIB KiB"
-    echo "$BOOT_MS $HWM_KIB $RSS_KIB" >>"$OUT/boot.0"
-    stop_server
-done
+boots 0 "$OUT/run.db" "$empty"
 read -r base_hwm _ _ < <(cut -d' ' -f2 "$OUT/boot.0" | stats)
 read -r base_rss _ _ < <(cut -d' ' -f3 "$OUT/boot.0" | stats)
 read -r base_ms base_ms_min base_ms_max < <(cut -d' ' -f1 "$OUT/boot.0" | stats)
@@ -188,14 +189,7 @@ for n in $SIZES; do
         "$(sqlite3 "$db" "SELECT count(*) FROM timers WHERE state = 'armed'") armed timers"
 
     # start-up and memory, $RUNS times (nothing comes due: timers in 30 days)
-    : >"$OUT/boot.$n"
-    for ((r = 1; r <= RUNS; r++)); do
-        sync
-        boot "$db"
-        say "run $r: started in $BOOT_MS ms with $LOADED timers loaded; VmHWM $HWM_KIB KiB, VmRSS $RSS_KIB KiB"
-        echo "$BOOT_MS $HWM_KIB $RSS_KIB" >>"$OUT/boot.$n"
-        stop_server
-    done
+    boots "$n" "$db"
     read -r b_ms b_min b_max < <(cut -d' ' -f1 "$OUT/boot.$n" | stats)
     read -r hwm hwm_min hwm_max < <(cut -d' ' -f2 "$OUT/boot.$n" | stats)
     read -r rss _ _ < <(cut -d' ' -f3 "$OUT/boot.$n" | stats)

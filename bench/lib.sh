@@ -32,6 +32,19 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# bench_setup TOOL...: each TOOL on the path, a fresh $OUT, escalator and
+# the corpus generator built.
+bench_setup() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { say "$tool is missing: make bench-deps"; exit 1; }
+    done
+    rm -rf "$OUT"
+    mkdir -p "$OUT"
+    make --no-print-directory all >/dev/null
+    make --no-print-directory -f Makefile -f bench/Makefile build/bench/gen_tickets >/dev/null
+}
+
 # free_port: a loopback port nothing listens on.
 free_port() {
     local p

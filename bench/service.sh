@@ -47,13 +47,7 @@ OUT=build/bench/service
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-for tool in wrk nginx curl jq; do
-    command -v $tool >/dev/null || { say "$tool is missing: make bench-deps"; exit 1; }
-done
-rm -rf "$OUT"
-mkdir -p "$OUT"
-make --no-print-directory all >/dev/null
-make --no-print-directory -f Makefile -f bench/Makefile build/bench/gen_tickets >/dev/null
+bench_setup wrk nginx curl jq
 
 section "service: setup"
 say "wrk $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f2), $(nginx -v 2>&1 | cut -d' ' -f3)"
