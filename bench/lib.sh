@@ -144,6 +144,18 @@ stop_nginx() {
     NGINX_PID=
 }
 
+# cpu_ticks: the CPU time (user and system, clock ticks) of the server being
+# measured so far: escalator's process, or nginx's master and workers.
+cpu_ticks() {
+    local pids=() p t=0
+    [ -n "$SERVER_PID" ] && pids+=("$SERVER_PID")
+    [ -n "$NGINX_PID" ] && pids+=("$NGINX_PID" $(pgrep -P "$NGINX_PID" || true))
+    for p in "${pids[@]}"; do
+        t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+
 # field LINE NAME: the value of NAME=VALUE in a line.
 field() {
     tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -n 1

@@ -34,6 +34,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 RUNS=${BENCH_RUNS:-3}
+HZ=$(getconf CLK_TCK)
 SECONDS_RUN=${BENCH_SERVICE_SECONDS:-4}
 THREADS=${BENCH_WRK_THREADS:-2}
 CONNS=${BENCH_WRK_CONNECTIONS:-16}
@@ -56,14 +57,24 @@ corpus=$OUT/tickets.jsonl
 build/bench/gen_tickets --seed 1 --count "$TICKETS" --cfpb "$CFPB" --now "$NOW" --out "$corpus"
 
 # series NAME URL ARGS...: wrk $RUNS times; prints each run and a RESULT
-# line with the medians (rate: requests/s) and spreads (min .. max).
+# line with the medians (rate: requests/s) and spreads (min .. max), and
+# the CPU time a request took in the server (server_us: its user and system
+# time over the run, all threads or nginx's processes) and in wrk
+# (client_us).
 series() {
-    local name=$1 url=$2 line
+    local name=$1 url=$2 line c0 c1 wrk_cpu n TIMEFORMAT='%U %S'
     shift 2
     : >"$OUT/$name.wrk"
     for ((r = 1; r <= RUNS; r++)); do
-        line=$(wrk -t"${WRK_T:-$THREADS}" -c"${WRK_C:-$CONNS}" -d"${SECONDS_RUN}s" "$url" \
-               "${@//@RUN@/$r}" | grep '^WRK ')
+        c0=$(cpu_ticks)
+        wrk_cpu=$( { time wrk -t"${WRK_T:-$THREADS}" -c"${WRK_C:-$CONNS}" -d"${SECONDS_RUN}s" \
+                     "$url" "${@//@RUN@/$r}" >"$OUT/$name.out"; } 2>&1 )
+        c1=$(cpu_ticks)
+        line=$(grep '^WRK ' "$OUT/$name.out")
+        n=$(field "$line" requests)
+        line+=$(awk -v n="$n" -v s=$((c1 - c0)) -v hz="$HZ" -v w="$wrk_cpu" 'BEGIN {
+            split(w, t, " "); n = n > 0 ? n : 1
+            printf " server_us=%.1f client_us=%.1f", s / hz * 1e6 / n, (t[1] + t[2]) * 1e6 / n }')
         say "run $r: ${line#WRK }"
         echo "$line" >>"$OUT/$name.wrk"
     done
@@ -76,7 +87,7 @@ series() {
         {   for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1], NR] = kv[2] }
             n = NR }
         END {
-            split("requests duration_s rps p50_ms p99_ms max_ms non2xx errors bytes", keys, " ")
+            split("requests duration_s rps p50_ms p99_ms max_ms non2xx errors bytes server_us client_us", keys, " ")
             for (k in keys) {
                 lo[keys[k]] = 1e18; hi[keys[k]] = -1; sum[keys[k]] = 0
                 for (r = 1; r <= n; r++) {
@@ -88,10 +99,11 @@ series() {
             }
             printf "RESULT name=%s items=%d bytes=%.0f runs=%d median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=requests",
                    name, m["requests"], m["bytes"], n, m["duration_s"], lo["duration_s"], hi["duration_s"], m["rps"]
-            printf " rps_min=%.1f rps_max=%.1f p50_ms=%.3f p50_min=%.3f p50_max=%.3f p99_ms=%.3f p99_min=%.3f p99_max=%.3f max_ms=%.3f non2xx=%d errors=%d mean_answer_bytes=%.0f\n",
+            printf " rps_min=%.1f rps_max=%.1f p50_ms=%.3f p50_min=%.3f p50_max=%.3f p99_ms=%.3f p99_min=%.3f p99_max=%.3f max_ms=%.3f non2xx=%d errors=%d mean_answer_bytes=%.0f",
                    lo["rps"], hi["rps"], m["p50_ms"], lo["p50_ms"], hi["p50_ms"],
                    m["p99_ms"], lo["p99_ms"], hi["p99_ms"], hi["max_ms"],
                    sum["non2xx"], sum["errors"], sum["bytes"] / sum["requests"]
+            printf " server_us=%.1f client_us=%.1f\n", m["server_us"], m["client_us"]
         }' "$OUT/$name.wrk"
 }
 
@@ -224,6 +236,44 @@ for name in service_evaluate service_evaluate_light service_reload service_ticke
         "$(value $name non2xx)" "$(value $name errors)"
 done
 
+# ---- what a request costs in CPU -------------------------------------------------
+
+# wrk and the server share this machine's cores, so that a route's rate is
+# bounded by the CPU time a request takes in both. What a request cannot do
+# without: wrk's part (measured on the route), the HTTP and TCP work of a
+# server (nginx's, measured on the same body size), jansson's parse of the
+# ticket and the engine's decision (both on the same tickets, one core).
+# Their sum gives the highest rate the cores allow with this JSON library
+# and this engine; for POST /v1/tickets the store's work comes on top. wrk
+# spends more a request the slower the server answers (its loop runs on
+# the clock): the smaller of the two routes' figures is the one taken.
+section "service: what a request costs in CPU ($(nproc) cores)"
+make --no-print-directory -f Makefile -f bench/Makefile build/bench/bench_parse \
+    build/bench/bench_engine >/dev/null
+parse_rate=$(build/bench/bench_parse "$corpus" plain | sed -n 's/^RESULT .* rate=\([0-9.]*\) .*/\1/p')
+engine_rate=$(build/bench/bench_engine "$POLICY" "$corpus" "$NOW" |
+              sed -n 's/^RESULT .* rate=\([0-9.]*\) .*/\1/p')
+say "jansson parses the $TICKETS tickets at $parse_rate a second, the engine decides them at $engine_rate a second (medians of 3)"
+for e in evaluate tickets; do
+    awk -v e="$e" -v cores="$(nproc)" -v ps="$parse_rate" -v es="$engine_rate" \
+        -v srv="$(value service_$e server_us)" -v cli="$(value service_$e client_us)" \
+        -v cli_ev="$(value service_evaluate client_us)" \
+        -v nsrv="$(value nginx_$e server_us)" -v ncli="$(value nginx_$e client_us)" \
+        -v rate="$(value service_$e rate)" -v nrate="$(value nginx_$e rate)" 'BEGIN {
+        p = 1e6 / ps; d = 1e6 / es
+        printf "%-8s escalator %.1f us a request in the server, %.1f in wrk; nginx %.1f and %.1f\n", e, srv, cli, nsrv, ncli
+        if (cli_ev < cli) cli = cli_ev
+        floor = cli + nsrv + p + d; top = cores * 1e6 / floor
+        printf "%-8s at least %.1f us a request: wrk %.1f + HTTP and TCP (nginx) %.1f + parse %.1f + decide %.1f;", e, floor, cli, nsrv, p, d
+        printf " at most %.0f requests/s on %d cores, %.1f %% of nginx (reached: %.0f)\n", top, cores, 100 * top / nrate, rate
+        printf "RESULT name=service_%s_ceiling items=0 bytes=0 runs=1 median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=requests floor_us=%.1f client_us=%.1f http_us=%.1f parse_us=%.1f decide_us=%.1f nginx_share=%.3f\n",
+               e, floor / 1e6, floor / 1e6, floor / 1e6, top, floor, cli, nsrv, p, d, top / nrate
+        if (e == "tickets")
+            printf "tickets  at 20,000 writes/s the cores leave %.1f us a write for the store (the server spends %.1f in all)\n",
+                   cores * 1e6 / 20000 - floor, srv
+    }' | record
+done
+
 section "service: ratios and targets"
 verdict() { if [ "$1" = 1 ]; then echo met; else echo MISSED; fi; }
 for e in evaluate tickets queue; do
@@ -231,7 +281,8 @@ for e in evaluate tickets queue; do
         'BEGIN { printf "%-8s escalator / nginx (same body size): %5.1f %%\n", e, 100 * a / b }'
 done
 ev=$(value service_evaluate rate) nx=$(value nginx_evaluate rate)
-say "/v1/evaluate >= 50 % of nginx's rate: $(verdict "$(awk -v a="$ev" -v b="$nx" 'BEGIN { print (a >= b / 2) }')")"
+say "/v1/evaluate >= 50 % of nginx's rate: $(verdict "$(awk -v a="$ev" -v b="$nx" 'BEGIN { print (a >= b / 2) }')")" \
+    "(the cores allow at most $(awk -v s="$(value service_evaluate_ceiling nginx_share)" 'BEGIN { printf "%.1f", 100 * s }') % with this parse and engine)"
 say "/v1/evaluate p99 under 2 ms: $(value service_evaluate p99_ms) ms at $CONNS connections: $(verdict "$(awk -v p="$(value service_evaluate p99_ms)" 'BEGIN { print (p < 2) }')"); $(value service_evaluate_light p99_ms) ms at $THREADS connections ($(value service_evaluate_light rate) requests/s): $(verdict "$(awk -v p="$(value service_evaluate_light p99_ms)" 'BEGIN { print (p < 2) }')")"
 say ">= 20,000 durable ticket writes/s: $(value service_tickets rate): $(verdict "$(awk -v a="$(value service_tickets rate)" 'BEGIN { print (a >= 20000) }')")"
 rf=$(( $(value service_reload non2xx) + $(value service_reload errors) ))
