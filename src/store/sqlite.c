@@ -183,12 +183,17 @@ static const char *const migrations[] = {
                  "VALUES (?1, ?2, ?3, ?4, ?5)")                                \
     X(EVENTS_LIST, "SELECT id, at, kind, actor, data FROM events "             \
                    "WHERE ticket_id = ?1 ORDER BY id")                         \
+    /* The latest open or acknowledged escalation: the greater of two      \
+     * max(id) probes, each the end of a (ticket_id, state) index range;   \
+     * an IN list ordered by id built a temporary B-tree on every call. */ \
     X(ESC_OPEN_GET, "SELECT id, ticket_id, state, team, priority, opened_at, " \
                     "closed_at, owner, acknowledged_at, respond_by, "          \
                     "ack_repeats, levels, resolve_by, resolution_breached_at " \
-                    "FROM escalations WHERE ticket_id = ?1 "                   \
-                    "AND state IN ('open', 'acknowledged') ORDER BY id DESC "  \
-                    "LIMIT 1")                                                 \
+                    "FROM escalations WHERE id = max("                         \
+                    "coalesce((SELECT max(id) FROM escalations "               \
+                    "WHERE ticket_id = ?1 AND state = 'open'), 0), "           \
+                    "coalesce((SELECT max(id) FROM escalations "               \
+                    "WHERE ticket_id = ?1 AND state = 'acknowledged'), 0))")   \
     X(ESC_INSERT, "INSERT INTO escalations (ticket_id, state, team, priority, " \
                   "opened_at, closed_at, owner, acknowledged_at, respond_by, " \
                   "ack_repeats, levels, resolve_by, resolution_breached_at) " \
