@@ -115,6 +115,7 @@ typedef struct ctx {
     char *decision_text; /* the engine's JSON of decision, when it made it */
     json_t *probe; /* a decision already made on this document at `now` */
     char *probe_text;
+    char *probe_event; /* its "decision" event's data for a breach, as text */
     int64_t now;
     const char *actor;
 } ctx;
@@ -1056,12 +1057,26 @@ static const char *fresh_target(service *svc, json_t *fresh, json_t *fired,
 
 /* Evaluates the ticket, logs the decision and applies it: a rule that fires
  * for the first time (or again after it stopped holding) may escalate. */
+/* The data of the "decision" event that logs decision dec made on
+ * cause. */
+static json_t *decision_event(const char *cause, json_t *dec)
+{
+    return json_pack("{s:s, s:O, s:O, s:O, s:O, s:O}", "cause", cause, "escalate",
+                     json_object_get(dec, "escalate"), "priority",
+                     json_object_get(dec, "priority"), "targets",
+                     json_object_get(dec, "targets"), "respond_by",
+                     json_object_get(dec, "respond_by"), "reasons",
+                     json_object_get(dec, "reasons"));
+}
+
 static int reevaluate(ctx *c, const char *cause, json_t **body)
 {
     json_decref(c->decision);
     free(c->decision_text);
     c->decision = c->probe;
     c->decision_text = c->probe_text;
+    /* A breach's decision made ahead comes with its event's data. */
+    char *event_text = c->probe && !strcmp(cause, "sla_breach") ? c->probe_event : NULL;
     c->probe = NULL;
     c->probe_text = NULL;
     int status = c->decision ? 0
@@ -1091,13 +1106,9 @@ static int reevaluate(ctx *c, const char *cause, json_t **body)
     }
     json_decref(fired);
 
-    int rc = log_event(c, "decision",
-                       json_pack("{s:s, s:O, s:O, s:O, s:O, s:O}", "cause", cause,
-                                 "escalate", json_object_get(dec, "escalate"),
-                                 "priority", json_object_get(dec, "priority"),
-                                 "targets", json_object_get(dec, "targets"),
-                                 "respond_by", json_object_get(dec, "respond_by"),
-                                 "reasons", json_object_get(dec, "reasons")));
+    /* The store keeps a string as it is: text written by json_dumps. */
+    int rc = log_event(c, "decision", event_text ? json_string_nocheck(event_text)
+                                                 : decision_event(cause, dec));
     const char *st = jstr(c->doc, "status");
     bool closed = st && (!strcmp(st, "resolved") || !strcmp(st, "closed") ||
                          !strcmp(st, "pending"));
@@ -1329,6 +1340,7 @@ static void ctx_free(ctx *c)
     json_decref(c->probe);
     free(c->decision_text);
     free(c->probe_text);
+    free(c->probe_event);
 }
 
 /* The body of a write's response: the decision and the open escalation. */
@@ -2408,12 +2420,17 @@ static void *prepare_main(void *arg)
             if (got == STORE_OK && make_decision(svc, doc, due, &dec, &text, &body) == 0) {
                 char key[300];
                 prepared_key(ticket, cause, key, sizeof(key));
+                /* What the breach logs of its decision, written here too. */
+                json_t *ev = decision_event("sla_breach", dec);
+                char *ev_text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                json_decref(ev);
                 pthread_mutex_lock(&svc->prep_lock);
                 json_object_set_new(svc->prepared, key,
-                                    json_pack("[I, I, I, o, o, s]", (json_int_t)due,
+                                    json_pack("[I, I, I, o, o, s, s?]", (json_int_t)due,
                                               (json_int_t)gen,
                                               (json_int_t)jint(row, "rev", -1), doc, dec,
-                                              text));
+                                              text, ev_text));
+                free(ev_text);
                 pthread_mutex_unlock(&svc->prep_lock);
                 doc = dec = NULL;
             }
@@ -2470,6 +2487,8 @@ static int load_for_fire(ctx *c, const char *cause)
             (c->probe_text = strdup(json_string_value(json_array_get(p, 5))))) {
             c->doc = json_incref(json_array_get(p, 3));
             c->probe = json_incref(json_array_get(p, 4));
+            const char *ev = json_string_value(json_array_get(p, 6));
+            c->probe_event = ev ? strdup(ev) : NULL;
         }
     }
     json_decref(p);

@@ -42,6 +42,13 @@ for case in "CA-1 created,sla_breach" "CA-2 created,updated,sla_breach"; do
     expect '[.events[] | select(.kind == "sla_breach")] | length' '1' "$id: the breach fired"
     expect '[.events[] | select(.kind == "decision") | .data.cause]' "$causes" \
         "$id: decided again at the breach"
+    # The breach's decision event: the same members, in the same order,
+    # whether its data was written ahead (CA-1) or at the breach (CA-2).
+    expect '[.events[] | select(.kind == "decision")] | last | .data | keys_unsorted' \
+        '["cause","escalate","priority","targets","respond_by","reasons"]' \
+        "$id: the breach's decision event"
+    expect '([.events[] | select(.kind == "decision")] | last | .data.reasons) == .decision.reasons' \
+        'true' "$id: the event's reasons are the decision's"
 done
 api GET /v1/tickets/CA-2
 expect '.decision.note | contains("Still no number")' 'true' "CA-2: decided on the changed ticket"
