@@ -918,7 +918,9 @@ static int escalate_to(ctx *c, const char *team, const char *priority,
             json_object_set_new(esc, "priority", json_string(priority));
         atomic_fetch_add(&c->svc->n_level_changes, 1);
     }
-    if (rc == STORE_OK)
+    /* A new escalation is stored first for its id, which the level and
+     * the timers name; one that moves is stored once, below. */
+    if (rc == STORE_OK && !json_object_get(esc, "id"))
         rc = ops->escalation_put(st, esc);
     if (rc == STORE_OK)
         rc = ops->level_start(st, jint(esc, "id", 0), team, c->now, cause, respond_by);
