@@ -134,6 +134,10 @@ static const char *const migrations[] = {
      * change of its document or messages writes it): equal revisions, the
      * same ticket. */
     "ALTER TABLE tickets ADD COLUMN rev BIGINT NOT NULL DEFAULT 0;",
+    /* 6: no index of the timers by state and due time: the service keeps
+     * the armed ones in memory (read once at start-up, in the table's own
+     * order), and every timer armed, fired or cancelled had to change it. */
+    "DROP INDEX IF EXISTS timers_due;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -176,7 +176,7 @@ static void test_store(void **state)
 
     store *s = open_store(path);
     const store_ops *ops = s->ops;
-    assert_int_equal(ops->schema_version(s), 5);
+    assert_int_equal(ops->schema_version(s), 6);
 
     json_t *row = ticket_row("T-1", "{\"id\":\"T-1\"}");
     assert_int_equal(ops->begin(s), STORE_OK);
@@ -205,7 +205,7 @@ static void test_store(void **state)
     /* Reopened: the migrations are not applied twice, the data is there. */
     s = open_store(path);
     ops = s->ops;
-    assert_int_equal(ops->schema_version(s), 5);
+    assert_int_equal(ops->schema_version(s), 6);
     json_t *got = NULL, *rows = NULL;
     assert_int_equal(ops->ticket_get(s, "T-1", &got), STORE_OK);
     assert_string_equal(json_string_value(json_object_get(got, "status")), "open");
