@@ -251,6 +251,9 @@ awk '$2 ~ /^name=/ {
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
         if (v["unit"] == "percent")
             printf "%-40s %10.2f %%\n", v["name"], v["rate"]
+        else if (v["name"] ~ /_ceiling$/)
+            printf "%-40s %10.0f requests/s at most (%.1f us of CPU a request); %.1f %% of nginx\n",
+                   v["name"], v["rate"], v["floor_us"], 100 * v["nginx_share"]
         else if (v["unit"] == "requests")
             printf "%-40s %10.0f requests/s (%.0f .. %.0f); p50 %.3f ms, p99 %.3f ms\n",
                    v["name"], v["rate"], v["rps_min"], v["rps_max"], v["p50_ms"], v["p99_ms"]
