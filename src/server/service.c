@@ -86,9 +86,6 @@ struct service {
     pthread_mutex_t prep_lock;
     pthread_cond_t prep_wake;
     json_t *prepared;
-    /* What firings are done with (documents, decisions, rows), freed by
-     * the deciding thread: the timer thread's time is the fire lag. */
-    json_t *spent;
     pthread_t prep_thread;
     bool prep_running, prep_stop;
 
@@ -2398,10 +2395,7 @@ static void *prepare_main(void *arg)
         int64_t now = service_now(svc);
         prep_forget(svc, seen, now);
         bool room = json_object_size(svc->prepared) < PREPARE_MAX;
-        json_t *spent = svc->spent;
-        svc->spent = json_array();
         pthread_mutex_unlock(&svc->prep_lock);
-        json_decref(spent);
 
         prep_scan ps = {.seen = seen, .todo = json_array(), .now = now};
         if (room) {
@@ -2644,13 +2638,6 @@ out:
     json_decref(t);
     json_decref(esc);
     json_decref(body);
-    if (svc->prep_running) {
-        json_t *done = json_pack("[o?, o?, o?]", c.doc, c.decision, c.row);
-        c.doc = c.decision = c.row = NULL;
-        pthread_mutex_lock(&svc->prep_lock);
-        json_array_append_new(svc->spent, done);
-        pthread_mutex_unlock(&svc->prep_lock);
-    }
     ctx_free(&c);
 }
 
@@ -2836,7 +2823,6 @@ service *service_new(const server_config *cfg)
     pthread_mutex_init(&svc->prep_lock, NULL);
     pthread_cond_init(&svc->prep_wake, NULL);
     svc->prepared = json_object();
-    svc->spent = json_array();
     pthread_key_create(&svc->engine_key, slot_free);
     timer_heap_init(&svc->heap);
     svc->manual = !strcmp(cfg->clock, "manual");
@@ -2923,7 +2909,6 @@ void service_free(service **psvc)
     pthread_mutex_destroy(&svc->prep_lock);
     pthread_cond_destroy(&svc->prep_wake);
     json_decref(svc->prepared);
-    json_decref(svc->spent);
     free(svc);
     *psvc = NULL;
 }
