@@ -275,6 +275,69 @@ static size_t count_messages(store *r, const char *ticket)
     return n;
 }
 
+/* How many schema objects of the database at path are named name. */
+static int schema_objects(const char *path, const char *name)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A database of schema 5 (with the timers' due index) is brought to the
+ * current schema on open: the index goes, the armed timers stay. */
+static void test_store_upgrade(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/escalator-test-XXXXXX", path[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/db", dir);
+    store *s = open_store(path);
+    const store_ops *ops = s->ops;
+    json_t *row = ticket_row("T-1", "{\"id\":\"T-1\"}");
+    assert_int_equal(ops->begin(s), STORE_OK);
+    assert_int_equal(ops->ticket_put(s, row), STORE_OK);
+    assert_int_equal(ops->timer_arm(s, "T-1", "respond:1.1.0", 500, NULL), STORE_OK);
+    assert_int_equal(ops->timer_arm(s, "T-1", "warn:1.1.0", 400, NULL), STORE_OK);
+    assert_int_equal(ops->commit(s), STORE_OK);
+    json_decref(row);
+    ops->close(s);
+
+    /* Back to schema 5 as it was. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE INDEX timers_due ON timers(state, due_at);"
+                                  "DELETE FROM schema_version WHERE version > 5;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(schema_objects(path, "timers_due"), 1);
+
+    s = open_store(path);
+    ops = s->ops;
+    assert_int_equal(ops->schema_version(s), 6);
+    assert_int_equal(schema_objects(path, "timers_due"), 0);
+    json_t *rows = NULL;
+    assert_int_equal(ops->timers_list(s, NULL, &rows), STORE_OK);
+    assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "cause")),
+                        "warn:1.1.0");
+    json_decref(rows);
+    ops->close(s);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Units of work share one commit: a reader sees none of them before
  * flush(), a failed unit is undone alone, and a failed COMMIT loses the
  * whole batch. */
@@ -515,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_auth_roles),
         cmocka_unit_test(test_store),
+        cmocka_unit_test(test_store_upgrade),
         cmocka_unit_test(test_store_batches),
         cmocka_unit_test(test_store_checkpoints),
         cmocka_unit_test(test_service_failed_commit),
