@@ -1057,8 +1057,6 @@ static const char *fresh_target(service *svc, json_t *fresh, json_t *fired,
     return target;
 }
 
-/* Evaluates the ticket, logs the decision and applies it: a rule that fires
- * for the first time (or again after it stopped holding) may escalate. */
 /* The data of the "decision" event that logs decision dec made on
  * cause. */
 static json_t *decision_event(const char *cause, json_t *dec)
@@ -1071,6 +1069,8 @@ static json_t *decision_event(const char *cause, json_t *dec)
                      json_object_get(dec, "reasons"));
 }
 
+/* Evaluates the ticket, logs the decision and applies it: a rule that fires
+ * for the first time (or again after it stopped holding) may escalate. */
 static int reevaluate(ctx *c, const char *cause, json_t **body)
 {
     json_decref(c->decision);

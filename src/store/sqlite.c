@@ -152,6 +152,11 @@ static const char *const migrations[] = {
  * firing (a sixth of its time). In memory it is only copied. */
 #define TEMP_PRAGMA "PRAGMA temp_store=MEMORY"
 
+#define ESC_COLS                                                               \
+    "id, ticket_id, state, team, priority, opened_at, closed_at, owner, "     \
+    "acknowledged_at, respond_by, ack_repeats, levels, resolve_by, "          \
+    "resolution_breached_at"
+
 #define DLV_COLS                                                               \
     "id, idempotency_key, outbox_key, ticket_id, event, channel, recipient, "  \
     "fact, message, state, attempts, next_attempt_ms, sent_ms, delivered_ms, " \
@@ -187,17 +192,16 @@ static const char *const migrations[] = {
                  "VALUES (?1, ?2, ?3, ?4, ?5)")                                \
     X(EVENTS_LIST, "SELECT id, at, kind, actor, data FROM events "             \
                    "WHERE ticket_id = ?1 ORDER BY id")                         \
-    /* The latest open or acknowledged escalation: the greater of two      \
-     * max(id) probes, each the end of a (ticket_id, state) index range;   \
-     * an IN list ordered by id built a temporary B-tree on every call. */ \
-    X(ESC_OPEN_GET, "SELECT id, ticket_id, state, team, priority, opened_at, " \
-                    "closed_at, owner, acknowledged_at, respond_by, "          \
-                    "ack_repeats, levels, resolve_by, resolution_breached_at " \
-                    "FROM escalations WHERE id = max("                         \
-                    "coalesce((SELECT max(id) FROM escalations "               \
-                    "WHERE ticket_id = ?1 AND state = 'open'), 0), "           \
-                    "coalesce((SELECT max(id) FROM escalations "               \
-                    "WHERE ticket_id = ?1 AND state = 'acknowledged'), 0))")   \
+    /* The latest open or acknowledged escalation: the later of two rows,  \
+     * each found by a max(id) probe at the end of its (ticket_id, state)   \
+     * index range; an IN list ordered by id built a temporary B-tree on    \
+     * every call. */                                                        \
+    X(ESC_OPEN_GET, "SELECT " ESC_COLS " FROM escalations WHERE id = "          \
+                    "(SELECT max(id) FROM escalations WHERE ticket_id = ?1 "   \
+                    "AND state = 'open') UNION ALL SELECT " ESC_COLS           \
+                    " FROM escalations WHERE id = (SELECT max(id) FROM "       \
+                    "escalations WHERE ticket_id = ?1 AND state = "            \
+                    "'acknowledged') ORDER BY id DESC LIMIT 1")                \
     X(ESC_INSERT, "INSERT INTO escalations (ticket_id, state, team, priority, " \
                   "opened_at, closed_at, owner, acknowledged_at, respond_by, " \
                   "ack_repeats, levels, resolve_by, resolution_breached_at) " \
@@ -208,10 +212,8 @@ static const char *const migrations[] = {
                   "owner = ?7, acknowledged_at = ?8, respond_by = ?9, "        \
                   "ack_repeats = ?10, levels = ?11, resolve_by = ?12, "        \
                   "resolution_breached_at = ?13 WHERE id = ?14")               \
-    X(ESC_LIST, "SELECT id, ticket_id, state, team, priority, opened_at, "     \
-                "closed_at, owner, acknowledged_at, respond_by, ack_repeats, " \
-                "levels, resolve_by, resolution_breached_at FROM escalations " \
-                "WHERE ticket_id = ?1 ORDER BY id")                            \
+    X(ESC_LIST, "SELECT " ESC_COLS " FROM escalations WHERE ticket_id = ?1 "   \
+                "ORDER BY id")                                                 \
     X(LEVEL_START, "INSERT INTO escalation_levels (escalation_id, team, "      \
                    "cause, started_at, respond_by) VALUES (?1, ?2, ?3, ?4, ?5)") \
     X(LEVEL_END, "UPDATE escalation_levels SET ended_at = ?2 "                 \
