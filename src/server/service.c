@@ -82,7 +82,7 @@ struct service {
 
     /* Response deadlines decided ahead (prepare_main): key "ticket\ncause"
      * -> [due, policy generation, the row's revision, document, decision,
-     * decision text]. */
+     * decision text, the breach's "decision" event data as text]. */
     pthread_mutex_t prep_lock;
     pthread_cond_t prep_wake;
     json_t *prepared;
