@@ -34,7 +34,8 @@
 #   memory       peak RSS (VmHWM) after start-up, less the same server's
 #                with no ticket: bytes per open timer; and the resident
 #                set (VmRSS) once started
-#   fire lag     sla_breach events: fired_ms - 1000 * due_at, p50, p99, max
+#   fire lag     sla_breach events: fired_ms - 1000 * due_at, p50, p99, max;
+#                the same without the first second's timers (warm_*)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -236,23 +237,32 @@ for n in $SIZES; do
     # The breaches of the timers set to come due (a breach that moves the
     # escalation up may arm a new level's timers, due at once: not counted).
     sqlite3 -separator ' ' "$db" "SELECT json_extract(data, '\$.fired_ms') - 1000 * json_extract(data, '\$.due_at'),
-                   json_extract(data, '\$.fired_ms') FROM events WHERE id > $last_event AND kind = 'sla_breach'
+                   json_extract(data, '\$.fired_ms'), json_extract(data, '\$.due_at')
+                   FROM events WHERE id > $last_event AND kind = 'sla_breach'
                    AND json_extract(data, '\$.cause') LIKE
                        'respond:' || CAST(substr(ticket_id, 3) AS INTEGER) || '.1.%'" |
         sort -g >"$OUT/lag.$n"
-    awk -v n="$n" -v want="$firing" -v rate="$RATE" -v hwm="$hwm_lag" '
+    # Also without the first second's timers: they fire on the caches of a
+    # server just started (SQLite's pages, the allocator's), the others on
+    # those of one that has been firing.
+    awk -v n="$n" -v want="$firing" -v rate="$RATE" -v hwm="$hwm_lag" -v due0="$due0" '
+        function pct(a, k, p,   i) { i = int(k * p) + 1; return a[i > k ? k : i] }
         { v[NR] = $1
+          if ($3 > due0) w[++nw] = $1
           if (NR == 1 || $2 < first) first = $2
           if (NR == 1 || $2 > last) last = $2 }
         END {
             if (NR == 0) { print "no sla_breach event: nothing fired"; exit 1 }
             per_s = last > first ? (NR - 1) / ((last - first) / 1e3) : 0
-            p50 = v[int(NR * 0.50) + 1 > NR ? NR : int(NR * 0.50) + 1]
-            p99 = v[int(NR * 0.99) + 1 > NR ? NR : int(NR * 0.99) + 1]
+            p50 = pct(v, NR, 0.50); p99 = pct(v, NR, 0.99)
+            w50 = nw ? pct(w, nw, 0.50) : 0; w99 = nw ? pct(w, nw, 0.99) : 0
             printf "sla_breach events: %d of %d timers due; lag p50 %d ms, p99 %d ms, max %d ms; fired %.0f a second from first to last; VmHWM after: %d KiB\n",
                    NR, want, p50, p99, v[NR], per_s, hwm
-            printf "RESULT name=clocks_fire_lag_%d items=%d bytes=0 runs=1 median_s=%.6f min_s=%.6f max_s=%.6f rate=%d unit=firings p50_ms=%d p99_ms=%d max_ms=%d due=%d hwm_kib=%d fired_per_s=%.0f\n",
-                   n, NR, p50 / 1e3, v[1] / 1e3, v[NR] / 1e3, rate, p50, p99, v[NR], want, hwm, per_s
+            printf "without the first second (%d firings): lag p50 %d ms, p99 %d ms, max %d ms\n",
+                   nw, w50, w99, nw ? w[nw] : 0
+            printf "RESULT name=clocks_fire_lag_%d items=%d bytes=0 runs=1 median_s=%.6f min_s=%.6f max_s=%.6f rate=%d unit=firings p50_ms=%d p99_ms=%d max_ms=%d due=%d hwm_kib=%d fired_per_s=%.0f warm_p50_ms=%d warm_p99_ms=%d warm_max_ms=%d\n",
+                   n, NR, p50 / 1e3, v[1] / 1e3, v[NR] / 1e3, rate, p50, p99, v[NR], want, hwm, per_s,
+                   w50, w99, nw ? w[nw] : 0
         }' "$OUT/lag.$n" | record
     rm -f "$db" "$db-wal" "$db-shm"
 done
@@ -272,5 +282,6 @@ for n in $SIZES; do
     say "$n timers: $b bytes per open timer (peak RSS; target <= 256: $(verdict "$(awk -v b="$b" 'BEGIN { print (b <= 256) }')")," \
         "$(value "clocks_startup_$n" resident_bytes_per_timer) resident after start-up);" \
         "start-up $s s (target < 3 s at 1,000,000: $(verdict "$(awk -v s="$s" 'BEGIN { print (s < 3) }')"));" \
-        "fire lag p99 $p ms, max $(value "clocks_fire_lag_$n" max_ms) ms (target < 100 ms: $(verdict "$(awk -v p="$p" 'BEGIN { print (p < 100) }')"))"
+        "fire lag p99 $p ms, max $(value "clocks_fire_lag_$n" max_ms) ms (target < 100 ms: $(verdict "$(awk -v p="$p" 'BEGIN { print (p < 100) }')"));" \
+        "after the first second p99 $(value "clocks_fire_lag_$n" warm_p99_ms) ms"
 done
