@@ -71,10 +71,11 @@ extern const char *const esc__text_variant_deny[];
 /* Words considered before a negatable phrase. */
 #define NEG_WINDOW 3
 
-/* The word cache of a scratch: word -> form and word ids, two entries a set
- * (see put_form), 64 bytes an entry (1 MiB): big enough that the vocabulary
- * of a stream of conversations stays in it (2,048 slots missed one word in
- * eight on the benchmark corpus, and a miss costs a stemmer call). */
+/* The word cache of a scratch: word -> form, word ids and content hash, two
+ * entries a set (see put_form), 64 bytes an entry (1 MiB): big enough that
+ * the vocabulary of a stream of conversations stays in it (2,048 slots
+ * missed one word in eight on the benchmark corpus, and a miss costs a
+ * stemmer call). */
 #define CACHE_SLOTS 16384
 #define CACHE_STR 22
 
@@ -284,12 +285,15 @@ struct esc__matcher_builder {
 /* ---- token buffers ------------------------------------------------------ */
 
 typedef struct tok {
+    uint64_t ch;             /* content hash: esc__hash64 of the form */
     uint32_t ostart, oend;   /* in the original text */
     uint32_t sstart, send;   /* form in the stem stream */
     uint32_t xstart, xend;   /* normalised word in the exact stream */
     uint32_t clause;
     uint32_t sid, xid;       /* word ids of the form and of the normalised
                                 word (with a word cache; else WORD_NONE) */
+    bool stop;               /* the form is a stop word's; ch and stop are
+                                set with a word cache only */
 } tok;
 
 typedef struct buf {
@@ -309,10 +313,11 @@ typedef struct tokbuf {
 } tokbuf;
 
 typedef struct cache_ent {
-    uint64_t h;
+    uint64_t ch;        /* content hash of v (a token's ch) */
     uint8_t klen, vlen; /* klen 0: empty */
     char k[CACHE_STR];
     char v[CACHE_STR];
+    bool stop;          /* v is a stop word's form */
     uint32_t sid, xid;  /* word ids of v and of k */
 } cache_ent;
 
@@ -540,22 +545,43 @@ static inline uint64_t cache_hash(const char *w, size_t n)
     return h ^ (h >> 32);
 }
 
-/* The word ids of a form and of the word it came from, in fc's matcher. */
-static void form_ids(const formctx *fc, const char *form, size_t fn,
-                     const char *w, size_t n, uint32_t *sid, uint32_t *xid)
+/* Whether h is the content hash of a stop word's form. */
+static bool is_stop(const esc__matcher *m, uint64_t h)
 {
-    *sid = *xid = WORD_NONE;
+    size_t lo = 0, hi = m->n_stop;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->stop[mid] == h)
+            return true;
+        if (m->stop[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The word ids of a form and of the word it came from, in fc's matcher,
+ * and the form's content hash (see content_hashes), into k. */
+static void form_ids(const formctx *fc, const char *form, size_t fn,
+                     const char *w, size_t n, tok *k)
+{
+    k->sid = k->xid = WORD_NONE;
+    k->ch = 0;
+    k->stop = false;
     if (fc->cache) {
-        *sid = word_id(&fc->m->trie, form, fn);
-        *xid = word_id(&fc->m->trie, w, n);
+        k->sid = word_id(&fc->m->trie, form, fn);
+        k->xid = word_id(&fc->m->trie, w, n);
+        k->ch = esc__hash64(form, fn);
+        k->stop = is_stop(fc->m, k->ch);
     }
 }
 
-/* Appends the form of the normalised word w[0..n) to b; *sid and *xid
- * receive the word ids of the form and of w. With a word cache and
- * n <= CACHE_STR, h is cache_hash(w, n). */
+/* Appends the form of the normalised word w[0..n) to b, and sets what
+ * form_ids() sets in k. With a word cache and n <= CACHE_STR, h is
+ * cache_hash(w, n). */
 static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
-                     buf *b, uint32_t *sid, uint32_t *xid)
+                     buf *b, tok *tk)
 {
     if (n > WORD_MAX) {
         buf_need(b, n);
@@ -563,7 +589,7 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
         size_t k = squeeze3(w, n, form);
         size_t fn = squeeze2(form, k);
         b->len += fn;
-        form_ids(fc, form, fn, w, n, sid, xid);
+        form_ids(fc, form, fn, w, n, tk);
         return;
     }
     cache_ent *ce = NULL;
@@ -576,10 +602,12 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
         for (int k = 0; k < 2; k++) {
             cache_ent *e = &ce[k];
             /* The entry's k and v are followed by at least 8 bytes of it. */
-            if (e->klen == n && e->h == h && word_eq(e->k, w, n)) {
+            if (e->klen == n && word_eq(e->k, w, n)) {
                 buf_put_word(b, e->v, e->vlen);
-                *sid = e->sid;
-                *xid = e->xid;
+                tk->sid = e->sid;
+                tk->xid = e->xid;
+                tk->ch = e->ch;
+                tk->stop = e->stop;
                 if (k) {
                     cache_ent first = ce[0];
                     ce[0] = ce[1];
@@ -593,16 +621,17 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
     size_t sn = source_word(fc->m, w, n, src);
     size_t fn = stem_squeeze(fc->stemmer, src, sn, form);
     buf_put(b, form, fn);
-    form_ids(fc, form, fn, w, n, sid, xid);
+    form_ids(fc, form, fn, w, n, tk);
     if (ce && fn <= CACHE_STR) {
         ce[1] = ce[0]; /* the set's older entry makes room */
-        ce->h = h;
+        ce->ch = tk->ch;
         ce->klen = (uint8_t)n;
         memcpy(ce->k, w, n);
         ce->vlen = (uint8_t)fn;
         memcpy(ce->v, form, fn);
-        ce->sid = *sid;
-        ce->xid = *xid;
+        ce->stop = tk->stop;
+        ce->sid = tk->sid;
+        ce->xid = tk->xid;
     }
 }
 
@@ -715,7 +744,7 @@ static void put_token(tokenizer *t, tok *k, const char *w, size_t n,
             buf_put(&tb->x, ". ", 2);
     }
     k->sstart = (uint32_t)tb->s.len;
-    put_form(&t->fc, w, n, h, &tb->s, &k->sid, &k->xid);
+    put_form(&t->fc, w, n, h, &tb->s, k);
     k->send = (uint32_t)tb->s.len;
     buf_putc(&tb->s, ' ');
     if (t->want_exact) {
@@ -2334,23 +2363,8 @@ void esc__text_shouting(const char *text, size_t len, esc__shouting *out)
     out->exclaim_run = best;
 }
 
-static bool is_stop(const esc__matcher *m, uint64_t h)
-{
-    size_t lo = 0, hi = m->n_stop;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->stop[mid] == h)
-            return true;
-        if (m->stop[mid] < h)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
-}
-
 /* The content hashes of the token table in s->tb (see esc__text_content). */
-static size_t content_hashes(const esc__matcher *m, esc__scratch *s,
+static size_t content_hashes(esc__scratch *s,
                              uint64_t *out, size_t max)
 {
     const tokbuf *tb = &s->tb;
@@ -2358,12 +2372,9 @@ static size_t content_hashes(const esc__matcher *m, esc__scratch *s,
         esc__grow((void **)&s->hashes, &s->cap_hashes, tb->n,
                   sizeof(uint64_t));
     size_t n = 0;
-    for (size_t i = 0; i < tb->n; i++) {
-        const tok *k = &tb->toks[i];
-        uint64_t h = esc__hash64(tb->s.p + k->sstart, k->send - k->sstart);
-        if (!is_stop(m, h))
-            s->hashes[n++] = h;
-    }
+    for (size_t i = 0; i < tb->n; i++)
+        if (!tb->toks[i].stop)
+            s->hashes[n++] = tb->toks[i].ch;
     if (n > 1)
         qsort(s->hashes, n, sizeof(uint64_t), cmp_u64);
     size_t o = 0;
@@ -2393,7 +2404,7 @@ size_t esc__text_content(const esc__matcher *m, esc__scratch *s,
     t.tb = &s->tb;
     t.want_tokens = true;
     tokenize(&t, text, len);
-    return content_hashes(m, s, out, max);
+    return content_hashes(s, out, max);
 }
 
 bool esc__scan_content(const esc__matcher *m, esc__scratch *s, uint64_t *out,
@@ -2406,7 +2417,7 @@ bool esc__scan_content(const esc__matcher *m, esc__scratch *s, uint64_t *out,
         *n = 0;
         return true;
     case SCANNED_WORDS:
-        *n = content_hashes(m, s, out, max);
+        *n = content_hashes(s, out, max);
         return true;
     default:
         return false;
