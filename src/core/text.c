@@ -2206,7 +2206,8 @@ int esc__scan_ex(const esc__matcher *m, esc__scratch *s, const char *text,
     t.fc.cache = s->cache;
     t.tb = &s->tb;
     t.want_tokens = lits;
-    t.want_exact = m->n_lit_exact != 0;
+    /* The exact stream is left out: the walk reads the tokens' word ids,
+     * and breaks from the stem stream. */
     t.want_norm = regexes && !ascii;
     tokenize(&t, text, len);
     if (lits)
