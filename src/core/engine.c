@@ -493,15 +493,19 @@ static unsigned repeats(ev *e, esc__scratch *scratch)
                                       hs[k], CONTENT_MAX);
         }
     }
+    /* similar() is symmetric: each pair is compared once, and counts in
+     * the group of both. */
+    unsigned group[REPEAT_WINDOW];
+    for (size_t a = 0; a < n; a++)
+        group[a] = 1;
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++)
+            if (similar(hs[a], nh[a], hs[b], nh[b]))
+                group[a]++, group[b]++;
     unsigned best = 1;
-    for (size_t a = 0; a < n; a++) {
-        unsigned group = 1;
-        for (size_t b = 0; b < n; b++)
-            if (a != b && similar(hs[a], nh[a], hs[b], nh[b]))
-                group++;
-        if (group > best)
-            best = group;
-    }
+    for (size_t a = 0; a < n; a++)
+        if (group[a] > best)
+            best = group[a];
     return best;
 }
 
