@@ -956,7 +956,10 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
                 continue;
             }
             char lo = (char)ascii_fold(c);
-            if (t->want_tokens && (cl != CL_SEP || t->state != ST_OUT))
+            /* A separator only ends a word (most often the one just read). */
+            if (t->want_tokens && cl == CL_SEP)
+                end_word(t);
+            else if (t->want_tokens)
                 feed(t, cl, &lo, 1, (uint32_t)i, (uint32_t)i + 1);
             if (t->want_norm) {
                 tb->norm.p[tb->norm.len] = lo;
