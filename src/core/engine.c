@@ -819,6 +819,21 @@ static esc__value operand(ev *e, const esc__operand *o)
     return v;
 }
 
+/* The value of an operand that the evaluation already holds (a constant, a
+ * field, a fact), without a copy; any other is computed into *tmp. */
+static inline const esc__value *operand_ref(ev *e, const esc__operand *o,
+                                            esc__value *tmp)
+{
+    switch (o->kind) {
+    case ESC__OPD_CONST: return &o->k;
+    case ESC__OPD_FIELD: return &e->fields[o->index];
+    case ESC__OPD_FACT: return &e->fact[o->index];
+    default:
+        *tmp = operand(e, o);
+        return tmp;
+    }
+}
+
 static bool truthy(const esc__value *v)
 {
     switch (v->t) {
@@ -1141,28 +1156,36 @@ static bool eval_cond(ev *e, const esc__cond *c, const esc__cond **failed)
         return true;
     }
     case ESC__C_TRUTH: {
-        esc__value a = operand(e, &c->a);
-        bool ok = truthy(&a);
-        if (!ok) {
+        /* Most conditions are a signal: its value is whether it holds. */
+        if (c->a.kind == ESC__OPD_SIGNAL) {
+            if (!signal_holds(e, c->a.index)) {
+                if (failed)
+                    *failed = c;
+                return false;
+            }
+            signal_evidence(e, c->a.index);
+            return true;
+        }
+        esc__value ta;
+        const esc__value *a = operand_ref(e, &c->a, &ta);
+        if (!truthy(a)) {
             if (failed)
                 *failed = c;
             return false;
         }
-        if (c->a.kind == ESC__OPD_SIGNAL)
-            signal_evidence(e, c->a.index);
-        else
-            cmp_evidence(e, c, &a, NULL);
+        cmp_evidence(e, c, a, NULL);
         return true;
     }
     case ESC__C_CMP: {
-        esc__value a = operand(e, &c->a), b = operand(e, &c->b);
-        bool ok = compare(c->op, &a, &b);
-        if (!ok) {
+        esc__value ta, tb;
+        const esc__value *a = operand_ref(e, &c->a, &ta);
+        const esc__value *b = operand_ref(e, &c->b, &tb);
+        if (!compare(c->op, a, b)) {
             if (failed)
                 *failed = c;
             return false;
         }
-        cmp_evidence(e, c, &a, &b);
+        cmp_evidence(e, c, a, b);
         return true;
     }
     }
