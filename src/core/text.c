@@ -287,13 +287,15 @@ struct esc__matcher_builder {
 typedef struct tok {
     uint64_t ch;             /* content hash: esc__hash64 of the form */
     uint32_t ostart, oend;   /* in the original text */
-    uint32_t sstart, send;   /* form in the stem stream */
+    uint32_t sstart, send;   /* form in the stem stream (want_forms) */
     uint32_t xstart, xend;   /* normalised word in the exact stream */
     uint32_t clause;
     uint32_t sid, xid;       /* word ids of the form and of the normalised
                                 word (with a word cache; else WORD_NONE) */
-    bool stop;               /* the form is a stop word's; ch and stop are
-                                set with a word cache only */
+    bool brk;                /* a sentence break comes before the word */
+    bool stop;               /* the form is a stop word's */
+    bool neg;                /* the form is a negator's; ch, stop and neg
+                                are set with a word cache only */
 } tok;
 
 typedef struct buf {
@@ -317,7 +319,7 @@ typedef struct cache_ent {
     uint8_t klen, vlen; /* klen 0: empty */
     char k[CACHE_STR];
     char v[CACHE_STR];
-    bool stop;          /* v is a stop word's form */
+    bool stop, neg;     /* v is a stop word's form, a negator's */
     uint32_t sid, xid;  /* word ids of v and of k */
 } cache_ent;
 
@@ -561,35 +563,46 @@ static bool is_stop(const esc__matcher *m, uint64_t h)
     return false;
 }
 
+static bool is_negator(const esc__matcher *m, const char *f, size_t n)
+{
+    for (size_t i = 0; i < m->n_negators; i++)
+        if (m->negators[i].len == n && memcmp(m->negators[i].s, f, n) == 0)
+            return true;
+    return false;
+}
+
 /* The word ids of a form and of the word it came from, in fc's matcher,
- * and the form's content hash (see content_hashes), into k. */
+ * the form's content hash (see content_hashes) and whether it is a stop
+ * word's or a negator's, into k. */
 static void form_ids(const formctx *fc, const char *form, size_t fn,
                      const char *w, size_t n, tok *k)
 {
     k->sid = k->xid = WORD_NONE;
     k->ch = 0;
-    k->stop = false;
+    k->stop = k->neg = false;
     if (fc->cache) {
         k->sid = word_id(&fc->m->trie, form, fn);
         k->xid = word_id(&fc->m->trie, w, n);
         k->ch = esc__hash64(form, fn);
         k->stop = is_stop(fc->m, k->ch);
+        k->neg = is_negator(fc->m, form, fn);
     }
 }
 
-/* Appends the form of the normalised word w[0..n) to b, and sets what
- * form_ids() sets in k. With a word cache and n <= CACHE_STR, h is
- * cache_hash(w, n). */
+/* Sets what form_ids() sets in tk for the normalised word w[0..n) and,
+ * with `keep`, appends its form to b (else b may serve as scratch space).
+ * With a word cache and n <= CACHE_STR, h is cache_hash(w, n). */
 static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
-                     buf *b, tok *tk)
+                     buf *b, bool keep, tok *tk)
 {
     if (n > WORD_MAX) {
         buf_need(b, n);
         char *form = b->p + b->len;
         size_t k = squeeze3(w, n, form);
         size_t fn = squeeze2(form, k);
-        b->len += fn;
         form_ids(fc, form, fn, w, n, tk);
+        if (keep)
+            b->len += fn;
         return;
     }
     cache_ent *ce = NULL;
@@ -603,11 +616,13 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
             cache_ent *e = &ce[k];
             /* The entry's k and v are followed by at least 8 bytes of it. */
             if (e->klen == n && word_eq(e->k, w, n)) {
-                buf_put_word(b, e->v, e->vlen);
+                if (keep)
+                    buf_put_word(b, e->v, e->vlen);
                 tk->sid = e->sid;
                 tk->xid = e->xid;
                 tk->ch = e->ch;
                 tk->stop = e->stop;
+                tk->neg = e->neg;
                 if (k) {
                     cache_ent first = ce[0];
                     ce[0] = ce[1];
@@ -620,7 +635,8 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
     char src[WORD_MAX], form[WORD_MAX + 8];
     size_t sn = source_word(fc->m, w, n, src);
     size_t fn = stem_squeeze(fc->stemmer, src, sn, form);
-    buf_put(b, form, fn);
+    if (keep)
+        buf_put(b, form, fn);
     form_ids(fc, form, fn, w, n, tk);
     if (ce && fn <= CACHE_STR) {
         ce[1] = ce[0]; /* the set's older entry makes room */
@@ -630,6 +646,7 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
         ce->vlen = (uint8_t)fn;
         memcpy(ce->v, form, fn);
         ce->stop = tk->stop;
+        ce->neg = tk->neg;
         ce->sid = tk->sid;
         ce->xid = tk->xid;
     }
@@ -721,7 +738,9 @@ static unsigned cp_class(utf8proc_int32_t cp)
 typedef struct tokenizer {
     formctx fc;
     tokbuf *tb;
-    bool want_tokens, want_exact, want_norm;
+    /* want_forms: the stem stream, which the builder reads (a scan reads
+     * the tokens alone); want_exact needs it. */
+    bool want_tokens, want_forms, want_exact, want_norm;
 
     int state;   /* ST_* */
     bool single; /* the word is one CL_IDEO character */
@@ -738,15 +757,17 @@ static void put_token(tokenizer *t, tok *k, const char *w, size_t n,
                       uint64_t h, bool sent_break)
 {
     tokbuf *tb = t->tb;
-    if (sent_break) {
+    k->brk = sent_break;
+    if (sent_break && t->want_forms) {
         buf_put(&tb->s, ". ", 2);
         if (t->want_exact)
             buf_put(&tb->x, ". ", 2);
     }
     k->sstart = (uint32_t)tb->s.len;
-    put_form(&t->fc, w, n, h, &tb->s, k);
+    put_form(&t->fc, w, n, h, &tb->s, t->want_forms, k);
     k->send = (uint32_t)tb->s.len;
-    buf_putc(&tb->s, ' ');
+    if (t->want_forms)
+        buf_putc(&tb->s, ' ');
     if (t->want_exact) {
         k->xstart = (uint32_t)tb->x.len;
         buf_put_word(&tb->x, w, n);
@@ -1066,7 +1087,7 @@ static size_t plain_words(struct sb_stemmer *st, tokbuf *tb, const char *s,
     tokenizer t = {0};
     t.fc.stemmer = st;
     t.tb = tb;
-    t.want_tokens = t.want_exact = true;
+    t.want_tokens = t.want_forms = t.want_exact = true;
     tokenize(&t, s, n);
     return tb->n;
 }
@@ -1290,7 +1311,7 @@ static void pwords_read(const tokbuf *tb, pwords *pw)
         pw->form[i].s = esc__xstrndup(tb->s.p + k->sstart, pw->form[i].len);
         pw->word[i].len = k->xend - k->xstart;
         pw->word[i].s = esc__xstrndup(tb->x.p + k->xstart, pw->word[i].len);
-        pw->brk[i] = i > 0 && k->sstart - tb->toks[i - 1].send > 1;
+        pw->brk[i] = k->brk;
     }
 }
 
@@ -1438,7 +1459,7 @@ static void add_forms(const formctx *fc, tokbuf *tb, const char *s,
     tokenizer t = {0};
     t.fc = *fc;
     t.tb = tb;
-    t.want_tokens = true;
+    t.want_tokens = t.want_forms = true;
     tokenize(&t, s, strlen(s));
     for (size_t i = 0; i < tb->n; i++)
         sm_put(set, tb->s.p + tb->toks[i].sstart,
@@ -1737,7 +1758,7 @@ int esc__mb_build(esc__matcher_builder *b, esc__matcher **out, char *err,
         tokenizer t = {0};
         t.fc = fc;
         t.tb = &tb;
-        t.want_tokens = t.want_exact = true;
+        t.want_tokens = t.want_forms = t.want_exact = true;
         tokenize(&t, b->phrases[i].text, strlen(b->phrases[i].text));
         pwords_read(&tb, &pws[i]);
         for (size_t j = 0; j < pws[i].n; j++) {
@@ -1958,22 +1979,14 @@ static void push_hit(esc__scratch *s, uint32_t id, size_t start, size_t end,
     ESC__PUSH(s->hits, s->n_hits, s->cap_hits, h);
 }
 
-static bool is_negator(const esc__matcher *m, const char *f, size_t n)
-{
-    for (size_t i = 0; i < m->n_negators; i++)
-        if (m->negators[i].len == n && memcmp(m->negators[i].s, f, n) == 0)
-            return true;
-    return false;
-}
-
-static bool negated_at(const esc__matcher *m, const tokbuf *tb, size_t first)
+static bool negated_at(const tokbuf *tb, size_t first)
 {
     uint32_t clause = tb->toks[first].clause;
     for (size_t k = 1; k <= NEG_WINDOW && k <= first; k++) {
         const tok *t = &tb->toks[first - k];
         if (t->clause != clause)
             break;
-        if (is_negator(m, tb->s.p + t->sstart, t->send - t->sstart))
+        if (t->neg)
             return true;
     }
     return false;
@@ -1991,7 +2004,7 @@ static void on_literal(scan_ctx *c, uint32_t lit, size_t last)
     size_t first = last + 1 - nw;
     for (uint32_t i = m->lit_first[lit]; i < m->lit_first[lit + 1]; i++) {
         const target *t = &m->targets[i];
-        bool neg = t->negatable && negated_at(m, tb, first);
+        bool neg = t->negatable && negated_at(tb, first);
         push_hit(c->s, t->id, tb->toks[first].ostart, tb->toks[last].oend, neg,
                  false);
     }
@@ -2021,8 +2034,7 @@ static void match_words(scan_ctx *c, uint32_t root, bool exact)
             id = exact ? toks[j].xid : toks[j].sid;
             if (id == WORD_NONE)
                 break;
-            /* A break shows in the stream as ". " before the token. */
-            if (toks[j].sstart - toks[j - 1].send > 1) {
+            if (toks[j].brk) {
                 if (!trie_may_have(t, lit, WORD_BREAK))
                     break;
                 node = trie_child(t, node, WORD_BREAK);
@@ -2209,8 +2221,8 @@ int esc__scan_ex(const esc__matcher *m, esc__scratch *s, const char *text,
     t.fc.cache = s->cache;
     t.tb = &s->tb;
     t.want_tokens = lits;
-    /* The exact stream is left out: the walk reads the tokens' word ids,
-     * and breaks from the stem stream. */
+    /* No streams: the walk, the negation test and the content hashes read
+     * the tokens alone. */
     t.want_norm = regexes && !ascii;
     tokenize(&t, text, len);
     if (lits)
