@@ -485,7 +485,7 @@ static unsigned repeats(ev *e, esc__scratch *scratch)
         hs = e->rep_hash;
         nh = e->rep_len;
     } else {
-        hs = esc__arena_alloc(e->mem, n * sizeof(*hs));
+        hs = esc__arena_alloc_raw(e->mem, n * sizeof(*hs)); /* as rep_hash */
         nh = esc__arena_alloc(e->mem, n * sizeof(*nh));
         for (size_t k = 0; k < n; k++) {
             const esc__message *m = &t->messages[idx[k]];
@@ -733,8 +733,10 @@ static int scan_all(ev *e, esc__scratch *scratch)
         while (e->rep_from > 0 && n < REPEAT_WINDOW)
             if (t->messages[--e->rep_from].from == ESC__FROM_CUSTOMER)
                 n++;
-        e->rep_hash = esc__arena_alloc(e->mem, (n ? n : 1) *
-                                                   sizeof(*e->rep_hash));
+        /* Not cleared: a message's row is read up to the count its scan
+         * wrote (rep_len). */
+        e->rep_hash = esc__arena_alloc_raw(e->mem, (n ? n : 1) *
+                                                       sizeof(*e->rep_hash));
     }
     for (size_t i = 0; i < t->n_messages; i++) {
         const esc__message *m = &t->messages[i];
