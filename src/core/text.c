@@ -2379,20 +2379,63 @@ void esc__text_shouting(const char *text, size_t len, esc__shouting *out)
     out->exclaim_run = best;
 }
 
+/* Sorts v[0..n) in ascending order, tmp having room for n values: runs of
+ * eight by insertion, then merged in rounds. The arrays are a message's
+ * words, a few dozen: qsort()'s calls of a comparison function cost more
+ * than the comparisons. */
+static void sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
+{
+    enum { RUN = 8 };
+    for (size_t lo = 0; lo < n; lo += RUN) {
+        size_t hi = n - lo > RUN ? lo + RUN : n;
+        for (size_t i = lo + 1; i < hi; i++) {
+            uint64_t x = v[i];
+            size_t j = i;
+            for (; j > lo && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+    }
+    uint64_t *src = v, *dst = tmp;
+    for (size_t w = RUN; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = n - lo > w ? lo + w : n;
+            size_t hi = n - mid > w ? mid + w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) {
+                bool right = src[j] < src[i];
+                dst[k++] = right ? src[j] : src[i];
+                j += right;
+                i += !right;
+            }
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
+}
+
 /* The content hashes of the token table in s->tb (see esc__text_content). */
 static size_t content_hashes(esc__scratch *s,
                              uint64_t *out, size_t max)
 {
     const tokbuf *tb = &s->tb;
-    if (tb->n > s->cap_hashes)
-        esc__grow((void **)&s->hashes, &s->cap_hashes, tb->n,
+    /* The hashes, then as much room for sort_u64(). */
+    if (2 * tb->n > s->cap_hashes)
+        esc__grow((void **)&s->hashes, &s->cap_hashes, 2 * tb->n,
                   sizeof(uint64_t));
     size_t n = 0;
     for (size_t i = 0; i < tb->n; i++)
         if (!tb->toks[i].stop)
             s->hashes[n++] = tb->toks[i].ch;
     if (n > 1)
-        qsort(s->hashes, n, sizeof(uint64_t), cmp_u64);
+        sort_u64(s->hashes, s->hashes + tb->n, n);
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
         if (o == 0 || s->hashes[o - 1] != s->hashes[i])
