@@ -1102,6 +1102,14 @@ static void cmp_evidence(ev *e, const esc__cond *c, const esc__value *a,
     }
 }
 
+/* Whether c is a signal and nothing records evidence: the test is then
+ * signal_holds() alone, made without a call of eval_cond(). */
+static inline bool quiet_signal(const ev *e, const esc__cond *c)
+{
+    return c->kind == ESC__C_TRUTH && c->a.kind == ESC__OPD_SIGNAL &&
+           !e->because && !e->evjson;
+}
+
 /*
  * Evaluates a condition. When it holds, its evidence is appended to
  * e->because / e->evjson (when set); when it fails, *failed is the first
@@ -1119,9 +1127,17 @@ static bool eval_cond(ev *e, const esc__cond *c, const esc__cond **failed)
     case ESC__C_AND: {
         size_t mark = e->because ? e->because->len : 0;
         for (size_t i = 0; i < c->n_kids; i++) {
+            const esc__cond *k = c->kids[i];
+            if (quiet_signal(e, k)) {
+                if (signal_holds(e, k->a.index))
+                    continue;
+                if (failed)
+                    *failed = k;
+                return false;
+            }
             if (i && e->because)
                 esc__sb_puts(e->because, "; ");
-            if (!eval_cond(e, c->kids[i], failed)) {
+            if (!eval_cond(e, k, failed)) {
                 if (e->because) {
                     e->because->len = mark;
                     if (e->because->buf)
@@ -1133,9 +1149,12 @@ static bool eval_cond(ev *e, const esc__cond *c, const esc__cond **failed)
         return true;
     }
     case ESC__C_OR:
-        for (size_t i = 0; i < c->n_kids; i++)
-            if (eval_cond(e, c->kids[i], NULL))
+        for (size_t i = 0; i < c->n_kids; i++) {
+            const esc__cond *k = c->kids[i];
+            if (quiet_signal(e, k) ? signal_holds(e, k->a.index)
+                                   : eval_cond(e, k, NULL))
                 return true;
+        }
         if (failed)
             *failed = c;
         return false;
@@ -1927,7 +1946,13 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
          * those that do by evaluating them again (eval_cond is a pure
          * function of the evaluation state; a condition that holds sets no
          * failed condition). */
-        rs->fired = eval_cond(&e, p->rules[i].when, &rs->failed);
+        const esc__cond *when = p->rules[i].when;
+        if (quiet_signal(&e, when)) {
+            rs->fired = signal_holds(&e, when->a.index);
+            rs->failed = rs->fired ? NULL : when;
+        } else {
+            rs->fired = eval_cond(&e, when, &rs->failed);
+        }
         if (rs->fired) {
             const esc__cond *none = NULL;
             esc__sb_reset(&because);
