@@ -7,12 +7,16 @@
  * normalised on its own (case folding, compatibility decomposition, marks
  * stripped) so that every word keeps the byte range of the original text it
  * came from. The pass produces, each only when the matcher needs it:
- *   - the token table: per word, its original byte range, the range of its
- *     form in the stem stream and of its normalised spelling in the exact
- *     stream, and its clause number (for negation);
- *   - the stem stream " f1 f2 . f3 ", where a lone "." marks a sentence break
- *     (. ! ? ;) so that no phrase matches across one;
- *   - the exact stream, the same with the normalised words themselves, for
+ *   - the token table: per word, its original byte range, the word ids of
+ *     its form and of its normalised spelling, whether a sentence break
+ *     comes before it, its clause number and whether its form is a
+ *     negator's (for negation), its content hash; for the builder, the
+ *     range of its form in the stem stream and of its spelling in the exact
+ *     stream;
+ *   - for the builder only (a scan reads the token table alone), the stem
+ *     stream " f1 f2 . f3 ", where a lone "." marks a sentence break
+ *     (. ! ? ;) so that no phrase matches across one, and the exact stream,
+ *     the same with the normalised words themselves, for
  *     ESC__PHRASE_EXACT phrases;
  *   - the normalised text with, per byte, the offset in the original of the
  *     code point it came from, for the regular expressions.
