@@ -26,7 +26,9 @@
 #   light      POST /v1/evaluate with one connection per wrk thread
 #   reload     POST /v1/evaluate while POST /v1/policy/reload runs every 2 s
 # Each as a RESULT line (unit=requests: rate is requests/s, with p50_ms and
-# p99_ms), then the ratios to nginx. The server runs on the manual clock at
+# p99_ms, and the CPU time a request took in the server and in wrk), then
+# the rate the cores allow evaluate and tickets with this parse and engine
+# (service_*_ceiling), then the ratios to nginx. The server runs on the manual clock at
 # 2026-11-23T12:00:00Z (the corpus's time), meow-mobile, 4 worker threads.
 set -euo pipefail
 
