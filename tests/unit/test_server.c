@@ -149,6 +149,22 @@ static void test_auth_roles(void **state)
     auth_free(&a);
 }
 
+/* A new temporary folder in dir (a mkdtemp() template) and the path of a
+ * database in it. */
+static void temp_db(char *dir, char path[300])
+{
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, 300, "%s/db", dir);
+}
+
+/* Removes a folder of temp_db() and what is in it. */
+static void remove_dir(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static store *open_store(const char *path)
 {
     char err[512];
@@ -171,8 +187,7 @@ static void test_store(void **state)
 {
     (void)state;
     char dir[] = "/tmp/escalator-test-XXXXXX", path[300];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/db", dir);
+    temp_db(dir, path);
 
     store *s = open_store(path);
     const store_ops *ops = s->ops;
@@ -261,9 +276,7 @@ static void test_store(void **state)
     ops->close(s);
     json_decref(row);
 
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 static size_t count_messages(store *r, const char *ticket)
@@ -298,8 +311,7 @@ static void test_store_upgrade(void **state)
 {
     (void)state;
     char dir[] = "/tmp/escalator-test-XXXXXX", path[300];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/db", dir);
+    temp_db(dir, path);
     store *s = open_store(path);
     const store_ops *ops = s->ops;
     json_t *row = ticket_row("T-1", "{\"id\":\"T-1\"}");
@@ -333,9 +345,7 @@ static void test_store_upgrade(void **state)
                         "warn:1.1.0");
     json_decref(rows);
     ops->close(s);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 /* Units of work share one commit: a reader sees none of them before
@@ -345,8 +355,7 @@ static void test_store_batches(void **state)
 {
     (void)state;
     char dir[] = "/tmp/escalator-test-XXXXXX", path[300], err[512];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/db", dir);
+    temp_db(dir, path);
     store *s = open_store(path);
     const store_ops *ops = s->ops;
     store *r = ops->open_reader(s, err, sizeof(err));
@@ -441,9 +450,7 @@ static void test_store_batches(void **state)
     r->ops->close(r);
     ops->close(s);
     json_decref(row);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 /* A COMMIT that fails at the service: the write is answered 500 and is not
@@ -461,8 +468,7 @@ static void test_store_checkpoints(void **state)
 {
     (void)state;
     char dir[] = "/tmp/escalator-test-XXXXXX", path[300], wal[310];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/db", dir);
+    temp_db(dir, path);
     snprintf(wal, sizeof(wal), "%s-wal", path);
     store *s = open_store(path);
     const store_ops *ops = s->ops;
@@ -493,17 +499,14 @@ static void test_store_checkpoints(void **state)
     assert_true(after > before + 1000000);
     assert_true(file_size(wal) > 0);
     ops->close(s);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 static void test_service_failed_commit(void **state)
 {
     (void)state;
     char dir[] = "/tmp/escalator-test-XXXXXX", path[300];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/db", dir);
+    temp_db(dir, path);
     char *argv[] = {"serve", "--db", path, "--policy", "tests/server/policy.yaml",
                     "--clock", "manual", "--clock-start", "2026-11-23T12:00:00Z",
                     "--ack-timeout", "0", NULL};
@@ -565,9 +568,7 @@ static void test_service_failed_commit(void **state)
 
     service_free(&svc);
     config_free(&cfg);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 int main(void)
