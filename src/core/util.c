@@ -144,15 +144,23 @@ void esc__sb_puts(esc__sb *sb, const char *s)
     esc__sb_put(sb, s, strlen(s));
 }
 
+/* Writes the decimal digits of v at the end of d; returns where they
+ * start. d[0] stays free for a sign. */
+static size_t u64_digits(char d[24], unsigned long long v)
+{
+    size_t i = 24;
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return i;
+}
+
 /* Appends the decimal digits of v (and a '-' when neg). */
 static void sb_put_uint(esc__sb *sb, unsigned long long v, bool neg)
 {
     char buf[24];
-    size_t i = sizeof buf;
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    size_t i = u64_digits(buf, v);
     if (neg)
         buf[--i] = '-';
     esc__sb_put(sb, buf + i, sizeof buf - i);
@@ -630,11 +638,7 @@ int esc__duration_parse(const char *s, int64_t *secs)
 static size_t put_u64(char *buf, size_t off, uint64_t v)
 {
     char d[24];
-    size_t i = sizeof d;
-    do {
-        d[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    size_t i = u64_digits(d, v);
     memcpy(buf + off, d + i, sizeof d - i);
     return off + (sizeof d - i);
 }
