@@ -12,9 +12,10 @@
  * their levels, timers, outbox entries and deliveries. That is not timed.
  *
  * Each run then creates DEST_DIR/store.db with the source's own schema
- * (its CREATE statements, read from sqlite_master) and the settings the
+ * (its CREATE statements, read from sqlite_master), the settings the
  * service gives its store (WAL, synchronous = NORMAL, a 64 MiB page cache,
- * statement journals in memory, checkpoints every 1,000 WAL pages), and
+ * statement journals in memory) and SQLite's own checkpoints (one each time
+ * the WAL passes 1,000 pages, which a store that runs for good needs), and
  * inserts the rows again with prepared statements, ticket by ticket, one
  * COMMIT every PER_COMMIT tickets (default 16: with wrk's 16 connections no
  * more writes than that can wait for one commit). The same rows, the same
