@@ -11,24 +11,30 @@
  * belongs to them: the ticket row, its messages, events, escalations and
  * their levels, timers, outbox entries and deliveries. That is not timed.
  *
- * Each run then creates DEST_DIR/store.db with the source's own schema
- * (its CREATE statements, read from sqlite_master), the settings the
+ * Each run then creates DEST_DIR/store.db (removed at the end) with the source's own schema
+ * (its CREATE statements, read from sqlite_master) and the settings the
  * service gives its store (WAL, synchronous = NORMAL, a 64 MiB page cache,
- * statement journals in memory) and SQLite's own checkpoints (one each time
- * the WAL passes 1,000 pages, which a store that runs for good needs), and
- * inserts the rows again with prepared statements, ticket by ticket, one
- * COMMIT every PER_COMMIT tickets (default 16: with wrk's 16 connections no
- * more writes than that can wait for one commit). The same rows, the same
- * ids, the same indexes; no read, no JSON, no HTTP: what SQLite alone costs
- * to make those writes durable, the least the service's store could cost.
+ * statement journals in memory), and inserts the rows again with prepared
+ * statements, ticket by ticket, one COMMIT every PER_COMMIT tickets
+ * (default 16: with wrk's 16 connections no more writes than that can wait
+ * for one commit). The same rows, the same ids, the same indexes; no read,
+ * no JSON, no HTTP: what SQLite alone costs to make those writes durable,
+ * the least the service's store could cost.
  *
- * Figures: the CPU time of the process (user and system: the WAL's and the
- * checkpoints' writes are system calls) and the wall time, per write,
- * medians of BENCH_RUNS runs (default 3); the bytes written to the WAL and
- * the database per write.
+ * Each run is made twice: with SQLite's own checkpoints (one each time the
+ * WAL passes 1,000 pages, which a store that runs for good needs: the CPU
+ * the store costs in all) and with none (the writer's own part: SQLite lets
+ * one writer at a time into a database, while checkpoints can run on
+ * another core, as the service's do; this bounds the writes a second on any
+ * number of cores).
+ *
+ * Figures, per write, medians of BENCH_RUNS runs (default 3): the CPU time
+ * of the process (user and system: the WAL's and the checkpoints' writes
+ * are system calls) with checkpoints (cpu_us) and without (writer_us), the
+ * wall time with them, and the bytes written to the WAL and the database.
  *
  *   RESULT name=store_floor items=WRITES ... rate=WRITES/CPU-s unit=writes
- *          cpu_us=.. wall_us=.. per_commit=K rows=.. bytes_written=..
+ *          cpu_us=.. writer_us=.. wall_us=.. per_commit=K rows=.. bytes_written=..
  */
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -201,18 +207,34 @@ static double written_bytes(void)
     return v;
 }
 
-/* One run: a fresh store with the source's schema, every kept ticket's
- * rows inserted, a COMMIT every per_commit tickets. */
-static void run_once(const char *schema_sql, const char *dir, size_t writes, size_t per_commit,
-                     double *cpu, double *wall, double *bytes)
+/* The median of a[0..n), which it sorts. */
+static double median(double *a, int n)
 {
-    char path[4096], wal[4200], shm[4200];
-    snprintf(path, sizeof(path), "%s/store.db", dir);
-    snprintf(wal, sizeof(wal), "%s-wal", path);
-    snprintf(shm, sizeof(shm), "%s-shm", path);
+    qsort(a, (size_t)n, sizeof(double), bench_cmp_double);
+    return n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+}
+
+/* Removes DIR/store.db and its WAL and shared-memory files; the store's
+ * path in path. */
+static void remove_store(const char *dir, char *path, size_t size)
+{
+    char side[4200];
+    snprintf(path, size, "%s/store.db", dir);
     unlink(path);
-    unlink(wal);
-    unlink(shm);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
+}
+
+/* One run: a fresh store with the source's schema, every kept ticket's
+ * rows inserted, a COMMIT every per_commit tickets; with SQLite's
+ * checkpoints or with none. */
+static void run_once(const char *schema_sql, const char *dir, size_t writes, size_t per_commit,
+                     bool checkpoints, double *cpu, double *wall, double *bytes)
+{
+    char path[4096];
+    remove_store(dir, path, sizeof(path));
     sqlite3 *db;
     if (sqlite3_open(path, &db) != SQLITE_OK)
         die(db, path);
@@ -220,7 +242,11 @@ static void run_once(const char *schema_sql, const char *dir, size_t writes, siz
     exec(db, "PRAGMA synchronous=NORMAL");
     exec(db, "PRAGMA cache_size=-65536");
     exec(db, "PRAGMA temp_store=MEMORY");
-    exec(db, "PRAGMA wal_autocheckpoint=1000");
+    exec(db, checkpoints ? "PRAGMA wal_autocheckpoint=1000" : "PRAGMA wal_autocheckpoint=0");
+    /* Without checkpoints the WAL is removed with the files, not copied
+     * into the database when the connection closes. */
+    if (!checkpoints)
+        sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     exec(db, schema_sql);
     for (int k = 0; k < NTABLES; k++) {
         table *t = &tables[k];
@@ -330,33 +356,36 @@ int main(int argc, char **argv)
 
     int runs = bench_runs();
     double *cpu = malloc((size_t)runs * sizeof(double));
+    double *writer = malloc((size_t)runs * sizeof(double));
     double *wall = malloc((size_t)runs * sizeof(double));
     double *bytes = malloc((size_t)runs * sizeof(double));
     for (int r = 0; r < runs; r++) {
-        run_once(schema, argv[2], writes, per_commit, &cpu[r], &wall[r], &bytes[r]);
-        printf("run %d: %.1f us of CPU a write, %.1f us wall, %.0f bytes written a write\n", r + 1,
-               cpu[r] * 1e6 / (double)writes, wall[r] * 1e6 / (double)writes,
-               bytes[r] / (double)writes);
+        double w, b;
+        run_once(schema, argv[2], writes, per_commit, true, &cpu[r], &wall[r], &bytes[r]);
+        run_once(schema, argv[2], writes, per_commit, false, &writer[r], &w, &b);
+        printf("run %d: %.1f us of CPU a write (%.1f us wall, %.0f bytes written); "
+               "without checkpoints %.1f us\n",
+               r + 1, cpu[r] * 1e6 / (double)writes, wall[r] * 1e6 / (double)writes,
+               bytes[r] / (double)writes, writer[r] * 1e6 / (double)writes);
     }
-    double *wc = malloc((size_t)runs * sizeof(double));
-    memcpy(wc, wall, (size_t)runs * sizeof(double));
-    qsort(wc, (size_t)runs, sizeof(double), bench_cmp_double);
-    qsort(bytes, (size_t)runs, sizeof(double), bench_cmp_double);
-    double *cs = malloc((size_t)runs * sizeof(double));
-    memcpy(cs, cpu, (size_t)runs * sizeof(double));
-    qsort(cs, (size_t)runs, sizeof(double), bench_cmp_double);
-    double cmed = cs[runs / 2], wmed = wc[runs / 2];
+    char path[4096];
+    remove_store(argv[2], path, sizeof(path));
+    double lo = cpu[0], hi = cpu[0];
+    for (int r = 1; r < runs; r++) {
+        lo = cpu[r] < lo ? cpu[r] : lo;
+        hi = cpu[r] > hi ? cpu[r] : hi;
+    }
+    double cmed = median(cpu, runs), us = 1e6 / (double)writes;
     printf("RESULT name=store_floor items=%zu bytes=%.0f runs=%d median_s=%.6f min_s=%.6f "
-           "max_s=%.6f rate=%.1f unit=writes cpu_us=%.1f wall_us=%.1f per_commit=%zu "
-           "rows=%zu bytes_written=%.0f\n",
-           writes, (double)arena_used, runs, cmed, cs[0], cs[runs - 1],
-           (double)writes / cmed, cmed * 1e6 / (double)writes, wmed * 1e6 / (double)writes,
-           per_commit, rows, bytes[runs / 2] / (double)writes);
+           "max_s=%.6f rate=%.1f unit=writes cpu_us=%.1f writer_us=%.1f wall_us=%.1f "
+           "per_commit=%zu rows=%zu bytes_written=%.0f\n",
+           writes, (double)arena_used, runs, cmed, lo, hi, (double)writes / cmed, cmed * us,
+           median(writer, runs) * us, median(wall, runs) * us, per_commit, rows,
+           median(bytes, runs) / (double)writes);
     free(cpu);
+    free(writer);
     free(wall);
     free(bytes);
-    free(wc);
-    free(cs);
     free(schema);
     free(arena);
     for (int k = 0; k < NTABLES; k++) {
