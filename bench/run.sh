@@ -265,8 +265,8 @@ awk '$2 ~ /^name=/ {
             printf "%-40s %10d fired; lag p50 %d ms, p99 %d ms, max %d ms; after the first second p99 %d ms\n",
                    v["name"], v["items"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["warm_p99_ms"]
         else if (v["unit"] == "writes")
-            printf "%-40s %10.0f writes/s on one core (%.1f us of CPU a write, %d writes a commit)\n",
-                   v["name"], v["rate"], v["cpu_us"], v["per_commit"]
+            printf "%-40s %10.0f writes/s on one core (%.1f us of CPU a write, %.1f in the one writer, %d writes a commit)\n",
+                   v["name"], v["rate"], v["cpu_us"], v["writer_us"], v["per_commit"]
         else if (v["unit"] == "compilations")
             printf "%-40s %10.1f ms       (%.1f .. %.1f ms)\n", v["name"],
                    v["median_s"] * 1e3, v["min_s"] * 1e3, v["max_s"] * 1e3

@@ -306,6 +306,6 @@ say "/v1/evaluate >= 50 % of nginx's rate: $(verdict "$(awk -v a="$ev" -v b="$nx
     "(the cores allow at most $(awk -v s="$(value service_evaluate_ceiling nginx_share)" 'BEGIN { printf "%.1f", 100 * s }') % with this parse and engine)"
 say "/v1/evaluate p99 under 2 ms: $(value service_evaluate p99_ms) ms at $CONNS connections: $(verdict "$(awk -v p="$(value service_evaluate p99_ms)" 'BEGIN { print (p < 2) }')"); $(value service_evaluate_light p99_ms) ms at $THREADS connections ($(value service_evaluate_light rate) requests/s): $(verdict "$(awk -v p="$(value service_evaluate_light p99_ms)" 'BEGIN { print (p < 2) }')")"
 say ">= 20,000 durable ticket writes/s: $(value service_tickets rate): $(verdict "$(awk -v a="$(value service_tickets rate)" 'BEGIN { print (a >= 20000) }')")" \
-    "(the cores allow at most $(awk -v r="$(value service_tickets_ceiling rate)" 'BEGIN { printf "%.0f", r }') with this parse, engine and store)"
+    "(this machine allows at most $(awk -v r="$(value service_tickets_ceiling rate)" 'BEGIN { printf "%.0f", r }') with this parse, engine and store)"
 rf=$(( $(value service_reload non2xx) + $(value service_reload errors) ))
 say "zero failed requests across $(value service_reload reloads) policy reloads: $rf failed: $(verdict "$([ "$rf" = 0 ] && echo 1)"); p99 $(value service_reload p99_ms) ms with reloads, $(value service_evaluate p99_ms) ms without"
