@@ -94,9 +94,14 @@ start_nginx() {
     dir=$(realpath -m "$OUT/nginx")
     port=$(free_port)
     mkdir -p "$dir/tmp" "$dir/logs"
+    # Started by root, nginx's workers would run as nobody, who cannot read
+    # files under a home folder such as /root: they run as the caller.
+    local user=
+    [ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);"
     cat >"$dir/nginx.conf" <<EOF
 # written by bench/lib.sh
 daemon off;
+$user
 master_process on;
 worker_processes ${NGINX_WORKERS:-auto};
 pid $dir/nginx.pid;
@@ -136,6 +141,19 @@ EOF
     done
     say "nginx does not answer on $NGINX_URL"
     exit 1
+}
+
+# nginx_check PATH FILE: exits unless nginx answers GET PATH with 200 and
+# FILE's bytes (an error page instead would make every nginx figure void).
+nginx_check() {
+    local got want
+    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$NGINX_URL$1")
+    want="200 $(wc -c <"$2")"
+    if [ "$got" != "$want" ]; then
+        say "nginx answers GET $1 with status and size '$got', not '$want':"
+        tail -n 5 "$(realpath -m "$OUT/nginx")/logs/error.log"
+        exit 1
+    fi
 }
 
 stop_nginx() {

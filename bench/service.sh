@@ -227,6 +227,7 @@ done
 start_nginx "$static"
 for file in evaluate tickets queue; do
     section "nginx: GET /$file.json"
+    nginx_check "/$file.json" "$static/$file.json"
     say "command: wrk -t$THREADS -c$CONNS -d${SECONDS_RUN}s -s bench/wrk/get.lua $NGINX_URL/$file.json"
     series "nginx_$file" "$NGINX_URL/$file.json" -s bench/wrk/get.lua | record
 done
