@@ -11,13 +11,13 @@
  * belongs to them: the ticket row, its messages, events, escalations and
  * their levels, timers, outbox entries and deliveries. That is not timed.
  *
- * Each run then creates DEST_DIR/store.db (removed at the end) with the source's own schema
- * (its CREATE statements, read from sqlite_master) and the settings the
- * service gives its store (WAL, synchronous = NORMAL, a 64 MiB page cache,
- * statement journals in memory), and inserts the rows again with prepared
- * statements, ticket by ticket, one COMMIT every PER_COMMIT tickets
- * (default 16: with wrk's 16 connections no more writes than that can wait
- * for one commit). The same rows, the same ids, the same indexes; no read,
+ * Each run then creates DEST_DIR/store.db (removed at the end) with the
+ * source's own schema (its CREATE statements, read from sqlite_master) and
+ * the settings the service gives its store (WAL, synchronous = NORMAL, a
+ * 64 MiB page cache, statement journals in memory), and inserts the rows
+ * again with prepared statements, ticket by ticket, one COMMIT every
+ * PER_COMMIT tickets (default 16: with wrk's 16 connections no more writes
+ * than that can wait for one commit). The same rows, the same ids, the same indexes; no read,
  * no JSON, no HTTP, and none of the foreign-key checks the service has
  * SQLite make: what SQLite alone costs to make those writes durable, the
  * least the service's store could cost.
