@@ -310,3 +310,16 @@ say ">= 20,000 durable ticket writes/s: $(value service_tickets rate): $(verdict
     "(this machine allows at most $(awk -v r="$(value service_tickets_ceiling rate)" 'BEGIN { printf "%.0f", r }') with this parse, engine and store)"
 rf=$(( $(value service_reload non2xx) + $(value service_reload errors) ))
 say "zero failed requests across $(value service_reload reloads) policy reloads: $rf failed: $(verdict "$([ "$rf" = 0 ] && echo 1)"); p99 $(value service_reload p99_ms) ms with reloads, $(value service_evaluate p99_ms) ms without"
+# A figure made of error answers measures the errors: every run above must
+# have been answered 2xx throughout.
+bad=
+for name in service_evaluate service_evaluate_light service_tickets service_queue \
+            nginx_evaluate nginx_tickets nginx_queue; do
+    n=$(( $(value $name non2xx) + $(value $name errors) ))
+    [ "$n" = 0 ] || bad+=" $name ($n)"
+done
+if [ -n "$bad" ]; then
+    say "WARNING: answers other than 2xx or socket errors in:$bad; those figures are void"
+else
+    say "every answer of the runs above was 2xx"
+fi
