@@ -208,13 +208,6 @@ static double written_bytes(void)
     return v;
 }
 
-/* The median of a[0..n), which it sorts. */
-static double median(double *a, int n)
-{
-    qsort(a, (size_t)n, sizeof(double), bench_cmp_double);
-    return n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
-}
-
 /* Removes DIR/store.db and its WAL and shared-memory files; the store's
  * path in path. */
 static void remove_store(const char *dir, char *path, size_t size)
@@ -371,18 +364,15 @@ int main(int argc, char **argv)
     }
     char path[4096];
     remove_store(argv[2], path, sizeof(path));
-    double lo = cpu[0], hi = cpu[0];
-    for (int r = 1; r < runs; r++) {
-        lo = cpu[r] < lo ? cpu[r] : lo;
-        hi = cpu[r] > hi ? cpu[r] : hi;
-    }
-    double cmed = median(cpu, runs), us = 1e6 / (double)writes;
+    /* cpu is sorted by its median: the fastest and slowest runs at its ends. */
+    double cmed = bench_median(cpu, runs), lo = cpu[0], hi = cpu[runs - 1];
+    double us = 1e6 / (double)writes;
     printf("RESULT name=store_floor items=%zu bytes=%.0f runs=%d median_s=%.6f min_s=%.6f "
            "max_s=%.6f rate=%.1f unit=writes cpu_us=%.1f writer_us=%.1f wall_us=%.1f "
            "per_commit=%zu rows=%zu bytes_written=%.0f\n",
            writes, (double)arena_used, runs, cmed, lo, hi, (double)writes / cmed, cmed * us,
-           median(writer, runs) * us, median(wall, runs) * us, per_commit, rows,
-           median(bytes, runs) / (double)writes);
+           bench_median(writer, runs) * us, bench_median(wall, runs) * us, per_commit, rows,
+           bench_median(bytes, runs) / (double)writes);
     free(cpu);
     free(writer);
     free(wall);

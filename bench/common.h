@@ -105,6 +105,13 @@ static int bench_cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The median of a[0..n), which it sorts. */
+static inline double bench_median(double *a, int n)
+{
+    qsort(a, (size_t)n, sizeof(double), bench_cmp_double);
+    return n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+}
+
 /* Prints the RESULT line for `runs` timings (seconds) of `items` items
  * (tickets, messages, compilations) over `bytes` bytes. */
 static inline void bench_report(const char *name, const double *secs, int runs,
@@ -112,8 +119,7 @@ static inline void bench_report(const char *name, const double *secs, int runs,
 {
     double *s = malloc((size_t)runs * sizeof(double));
     memcpy(s, secs, (size_t)runs * sizeof(double));
-    qsort(s, (size_t)runs, sizeof(double), bench_cmp_double);
-    double med = runs % 2 ? s[runs / 2] : (s[runs / 2 - 1] + s[runs / 2]) / 2;
+    double med = bench_median(s, runs);
     printf("RESULT name=%s items=%.0f bytes=%.0f runs=%d median_s=%.6f "
            "min_s=%.6f max_s=%.6f rate=%.1f unit=%s\n",
            name, items, bytes, runs, med, s[0], s[runs - 1],
