@@ -1239,9 +1239,25 @@ static int set_status(ctx *c, const char *to)
     snprintf(from, sizeof(from), "%s", from_s ? from_s : "new");
     bool reopen = !strcmp(to, "reopened");
     const char *target = reopen ? "open" : to;
+    if (!reopen && (!strcmp(target, "open") || !strcmp(target, "new"))) {
+        /* While an escalation is open the ticket is escalated: `open`
+         * (what a help desk says of a ticket in work, or after a wait on
+         * the customer) does not take it from the level that holds it.
+         * Resolving or closing the ticket ends the escalation. */
+        json_t *esc = NULL;
+        int g = ops->escalation_open_get(c->svc->st, c->id, &esc);
+        json_decref(esc);
+        if (g == STORE_ERROR)
+            return STORE_ERROR;
+        if (g == STORE_OK)
+            target = "escalated";
+    }
     if (!strcmp(from, target) && !reopen)
         return STORE_OK;
-    int rc = log_event(c, "status", json_pack("{s:s, s:s}", "from", from, "to", to));
+    json_t *ev = json_pack("{s:s, s:s}", "from", from, "to", reopen ? to : target);
+    if (!reopen && strcmp(to, target))
+        json_object_set_new(ev, "asked", json_string(to));
+    int rc = log_event(c, "status", ev);
     json_object_set_new(c->doc, "status", json_string(target));
     if (rc == STORE_OK && !strcmp(from, "pending"))
         rc = resume_clock(c);

@@ -82,4 +82,31 @@ expect '.escalated_tickets' '2'
 expect '.escalation_rate' '1'
 expect '[.levels[] | [.level, .entered, .resolved]]' '[["carrier",1,0],["l2",2,1]]'
 expect '.repeat_escalations' '1'
+
+# `open` (from the help desk, or by hand) on an escalated ticket leaves it
+# with the level that holds it: still escalated, the escalation and its
+# deadline kept. Only resolving or closing ends the escalation.
+api POST /v1/tickets "$(ticket L-3)" "$AGENT"
+expect_status 201 "another carrier escalation"
+expect '.status' '"escalated"'
+respond_by=$(printf '%s' "$BODY" | jq -c '.escalation.respond_by')
+api POST /v1/tickets/L-3/events '{"type":"status","status":"open"}' "$AGENT"
+expect_status 200 "status open on an escalated ticket"
+expect '.status' '"escalated"' "still escalated after the status event"
+expect '.escalation.state' '"open"'
+expect '.escalation.respond_by' "$respond_by" "the deadline kept"
+api POST /v1/tickets "$(ticket L-3 '.status = "open"')" "$AGENT"
+expect_status 200 "the ticket sent again with status open"
+expect '.status' '"escalated"' "still escalated when sent again"
+expect '.escalation.team' '"carrier"'
+api POST /v1/tickets/L-3/events '{"type":"status","status":"pending"}' "$AGENT"
+expect '.status' '"pending"'
+api POST /v1/tickets/L-3/events '{"type":"status","status":"open"}' "$AGENT"
+expect_status 200 "open after pending, the escalation open"
+expect '.status' '"escalated"' "back to escalated, as a customer's answer does"
+api GET /v1/tickets/L-3 "" "$VIEWER"
+expect '[.events[] | select(.kind == "status") | .data]' \
+    '[{"from":"escalated","to":"pending"},{"from":"pending","to":"escalated","asked":"open"}]'
+expect '[.timers[] | select(.state == "armed") | .cause | split(":")[0]] | sort' \
+    '["follow_up","respond","warn"]' "the level's timers still armed"
 stop_server
