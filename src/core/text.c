@@ -692,6 +692,19 @@ static const unsigned char ascii_class[128] = {
 #undef C
 #undef P
 
+/* 1 for the bytes that are CL_WORD in ascii_class (ASCII letters and
+ * digits), 0 for the rest, bytes >= 0x80 included. */
+static const unsigned char ascii_word[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+};
+
 static inline unsigned char ascii_fold(unsigned char c)
 {
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
@@ -945,7 +958,7 @@ static void tokenize(tokenizer *t, const char *text, size_t len)
                 (t->state == ST_OUT || t->state == ST_WORD)) {
                 /* A run of ASCII letters and digits, in one go. */
                 size_t j = i + 1;
-                while (j < len && p[j] < 0x80 && ascii_class[p[j]] == CL_WORD)
+                while (j < len && ascii_word[p[j]])
                     j++;
                 if (t->want_tokens) {
                     buf *w = &tb->word;

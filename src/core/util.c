@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* ---- allocation ---------------------------------------------------------- */
 
@@ -353,6 +356,55 @@ static inline uint64_t json_special8(uint64_t x)
             ((b - ones) & ~b) | x) & high;
 }
 
+/* 1 for the bytes a JSON string holds as they are: not a control
+ * character, '"', '\\' nor a byte of a multi-byte sequence (>= 0x80),
+ * which is checked. */
+static const unsigned char json_plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0), R16(0),
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* '"' */
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* '\\' */
+    R16(1), R16(1),
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),
+#undef R16
+};
+
+/* The index of the first byte from i on that is not plain (see
+ * json_plain), or n. */
+static inline size_t json_plain_run(const unsigned char *p, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    /* 16 bytes at a time: a control character is one whose unsigned
+     * maximum with 0x1f is 0x1f; the top bit marks a byte >= 0x80. */
+    const __m128i ctl = _mm_set1_epi8(0x1f), quote = _mm_set1_epi8('"'),
+                  bslash = _mm_set1_epi8('\\');
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                              _mm_cmpeq_epi8(v, bslash)));
+        unsigned bits = (unsigned)_mm_movemask_epi8(_mm_or_si128(m, v));
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+        i += 16;
+    }
+#endif
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (i + 8 <= n) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        uint64_t m = json_special8(x);
+        if (m)
+            return i + (size_t)__builtin_ctzll(m) / 8;
+        i += 8;
+    }
+#endif
+    while (i < n && json_plain[p[i]])
+        i++;
+    return i;
+}
+
 void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -361,23 +413,7 @@ void esc__sb_json_str(esc__sb *sb, const char *s, size_t n)
 
     esc__sb_putc(sb, '"');
     for (;;) {
-        /* Up to the next byte that needs a look: eight at a time while
-         * eight are left, then one at a time. */
-#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        while (i + 8 <= n) {
-            uint64_t x;
-            memcpy(&x, p + i, 8);
-            uint64_t m = json_special8(x);
-            if (m) {
-                i += (size_t)__builtin_ctzll(m) / 8;
-                break;
-            }
-            i += 8;
-        }
-#endif
-        while (i < n && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' &&
-               p[i] < 0x80)
-            i++;
+        i = json_plain_run(p, i, n);
         if (i >= n)
             break;
 
