@@ -86,6 +86,9 @@ struct service {
     pthread_mutex_t prep_lock;
     pthread_cond_t prep_wake;
     json_t *prepared;
+    /* What the timer thread is done with and the deciding thread frees:
+     * the decision trees and documents of its firings (prep_lock). */
+    json_t *spent;
     pthread_t prep_thread;
     bool prep_running, prep_stop;
 
@@ -2410,8 +2413,11 @@ static void *prepare_main(void *arg)
     while (!svc->prep_stop) {
         int64_t now = service_now(svc);
         prep_forget(svc, seen, now);
+        json_t *spent = svc->spent;
+        svc->spent = json_array();
         bool room = json_object_size(svc->prepared) < PREPARE_MAX;
         pthread_mutex_unlock(&svc->prep_lock);
+        json_decref(spent); /* off the timer thread's path */
 
         prep_scan ps = {.seen = seen, .todo = json_array(), .now = now};
         if (room) {
@@ -2654,6 +2660,16 @@ out:
     json_decref(t);
     json_decref(esc);
     json_decref(body);
+    if (svc->prep_running) {
+        /* Freeing a decision's and a document's values is a tenth of a
+         * firing: the deciding thread does it on its next round. */
+        pthread_mutex_lock(&svc->prep_lock);
+        /* Appended, or freed here when that fails: either way not ours. */
+        json_array_append_new(svc->spent, c.doc);
+        json_array_append_new(svc->spent, c.decision);
+        c.doc = c.decision = NULL;
+        pthread_mutex_unlock(&svc->prep_lock);
+    }
     ctx_free(&c);
 }
 
@@ -2839,6 +2855,7 @@ service *service_new(const server_config *cfg)
     pthread_mutex_init(&svc->prep_lock, NULL);
     pthread_cond_init(&svc->prep_wake, NULL);
     svc->prepared = json_object();
+    svc->spent = json_array();
     pthread_key_create(&svc->engine_key, slot_free);
     timer_heap_init(&svc->heap);
     svc->manual = !strcmp(cfg->clock, "manual");
@@ -2925,6 +2942,7 @@ void service_free(service **psvc)
     pthread_mutex_destroy(&svc->prep_lock);
     pthread_cond_destroy(&svc->prep_wake);
     json_decref(svc->prepared);
+    json_decref(svc->spent);
     free(svc);
     *psvc = NULL;
 }
