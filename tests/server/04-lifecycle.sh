@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A ticket's life: created quiet, a message escalates it, the receiving tier
 # acknowledges and answers, troubleshooting, a linked external ticket,
-# pending, resolved, satisfaction, reopened; queues ordered by deadline.
+# pending, resolved, satisfaction, reopened; queues ordered by deadline;
+# `open` on an escalated ticket keeps it escalated.
 . "$(dirname "$0")/lib.sh"
 start_server --ack-timeout 0
 
