@@ -114,6 +114,37 @@ static void set_json(api_response *out, int status, json_t *body)
     json_decref(body);
 }
 
+/* set_json() for a write's answer, with the decision's text (consumed)
+ * at its "decision" key when the service gave it apart. */
+static void set_json_decision(api_response *out, int status, json_t *body, char *decision)
+{
+    set_json(out, status, body);
+    size_t dlen = decision ? strlen(decision) : 0;
+    if (decision && out->status == status && out->len >= 2 &&
+        out->body[out->len - 1] == '}') {
+        static const char key[] = ",\"decision\":";
+        size_t n = out->len - 1 + (sizeof(key) - 1) + dlen + 1;
+        char *b = malloc(n + 1);
+        if (b) {
+            memcpy(b, out->body, out->len - 1);
+            memcpy(b + out->len - 1, key, sizeof(key) - 1);
+            memcpy(b + out->len - 1 + sizeof(key) - 1, decision, dlen);
+            b[n - 1] = '}';
+            b[n] = '\0';
+            free(out->body);
+            out->body = b;
+            out->len = n;
+        } else {
+            free(out->body);
+            out->status = 500;
+            out->body = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"cannot "
+                               "render the response\",\"where\":\"\"}}");
+            out->len = out->body ? strlen(out->body) : 0;
+        }
+    }
+    free(decision);
+}
+
 static void set_error(api_response *out, int status, const char *code,
                       const char *message, const char *where)
 {
@@ -220,10 +251,18 @@ void api_handle_ex(service *svc, const auth *a, const char *method, const char *
         }
         break;
     }
-    case R_TICKETS: status = service_ticket_put(svc, in, &res); break;
+    case R_TICKETS:
+    case R_MESSAGES:
+    case R_EVENTS: {
+        char *decision = NULL;
+        status = id == R_TICKETS   ? service_ticket_put(svc, in, &res, &decision)
+                 : id == R_MESSAGES ? service_message_add(svc, arg, in, &res, &decision)
+                                    : service_event_add(svc, arg, in, &res, &decision);
+        json_decref(in);
+        set_json_decision(out, status, res, decision);
+        return;
+    }
     case R_TICKET: status = service_ticket_get(svc, arg, &res); break;
-    case R_MESSAGES: status = service_message_add(svc, arg, in, &res); break;
-    case R_EVENTS: status = service_event_add(svc, arg, in, &res); break;
     case R_QUEUES: status = service_queue(svc, NULL, &res); break;
     case R_QUEUE: status = service_queue(svc, arg, &res); break;
     case R_SUMMARY: status = service_metrics_summary(svc, &res); break;

@@ -121,6 +121,9 @@ typedef struct ctx {
     char *probe_event; /* its "decision" event's data for a breach, as text */
     int64_t now;
     const char *actor;
+    /* Where a write's answer wants the engine's text of the decision,
+     * instead of the decision in its body; NULL: in the body. */
+    char **decision_out;
 } ctx;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -1371,14 +1374,20 @@ static json_t *write_response(ctx *c, bool created)
     if (c->svc->st->ops->escalation_open_get(c->svc->st, c->id, &esc) != STORE_OK)
         esc = json_null();
     present(esc);
-    json_t *body = json_pack("{s:s, s:b, s:O, s:O, s:o, s:O}", "ticket", c->id,
+    json_t *body = json_pack("{s:s, s:b, s:O, s:O, s:o}", "ticket", c->id,
                              "created", created, "status",
                              json_object_get(c->doc, "status"), "level",
                              json_object_get(c->doc, "level")
                                  ? json_object_get(c->doc, "level")
                                  : json_null(),
-                             "escalation", esc, "decision",
-                             c->decision ? c->decision : json_null());
+                             "escalation", esc);
+    if (c->decision_out && c->decision_text) {
+        /* The engine's own text, as it was stored: not written again. */
+        *c->decision_out = c->decision_text;
+        c->decision_text = NULL;
+    } else {
+        json_object_set(body, "decision", c->decision ? c->decision : json_null());
+    }
     return body;
 }
 
@@ -1498,6 +1507,10 @@ static int finish(ctx *c, int status, int ok_status, bool created, json_t **body
         char err[300];
         if (wait_durable(svc, err, sizeof(err)) != STORE_OK) { /* unlocks */
             json_decref(*body);
+            if (c->decision_out) {
+                free(*c->decision_out);
+                *c->decision_out = NULL;
+            }
             status = fail(body, 500, "store_error", "",
                           "the store failed: %s (nothing was saved)", err);
         }
@@ -1607,7 +1620,7 @@ static bool in_list(const char *s, const char *const *list)
     return false;
 }
 
-int service_ticket_put(service *svc, json_t *ticket, json_t **body)
+int service_ticket_put(service *svc, json_t *ticket, json_t **body, char **decision)
 {
     int status = check_input(svc, ticket, body);
     if (status)
@@ -1638,7 +1651,7 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body)
     if (status)
         return status;
 
-    ctx c = {.svc = svc, .id = id, .actor = "api"};
+    ctx c = {.svc = svc, .id = id, .actor = "api", .decision_out = decision};
     lock_for_write(svc);
     c.now = service_now(svc);
     /* A new ticket is decided on the document just checked: when the
@@ -1730,7 +1743,8 @@ static int begin_ticket(service *svc, const char *id, ctx *c, json_t **body)
 
 static const char *const senders[] = {"customer", "agent", "bot", "system", NULL};
 
-int service_message_add(service *svc, const char *id, json_t *msg, json_t **body)
+int service_message_add(service *svc, const char *id, json_t *msg, json_t **body,
+                        char **decision)
 {
     int status = check_input(svc, msg, body);
     if (status)
@@ -1747,6 +1761,7 @@ int service_message_add(service *svc, const char *id, json_t *msg, json_t **body
 
     ctx c;
     status = begin_ticket(svc, id, &c, body);
+    c.decision_out = decision;
     if (status)
         return finish(&c, status, 200, false, body);
     if (at < 0)
@@ -1820,7 +1835,8 @@ static int acknowledge(ctx *c, json_t *ev, json_t **body)
 static const char *const event_statuses[] = {"open", "pending", "resolved",
                                              "reopened", "closed", NULL};
 
-int service_event_add(service *svc, const char *id, json_t *ev, json_t **body)
+int service_event_add(service *svc, const char *id, json_t *ev, json_t **body,
+                      char **decision)
 {
     int status = check_input(svc, ev, body);
     if (status)
@@ -1856,6 +1872,7 @@ int service_event_add(service *svc, const char *id, json_t *ev, json_t **body)
 
     ctx c;
     status = begin_ticket(svc, id, &c, body);
+    c.decision_out = decision;
     if (status)
         return finish(&c, status, 200, false, body);
     c.actor = jstr(ev, "by") ? jstr(ev, "by") : "api";
@@ -2808,7 +2825,7 @@ int service_seed(service *svc, const char *dir)
             pthread_mutex_unlock(&svc->lock);
             json_decref(row);
             if (g == STORE_NOTFOUND) {
-                int status = service_ticket_put(svc, doc, &body);
+                int status = service_ticket_put(svc, doc, &body, NULL);
                 if (status >= 300) {
                     char *t = json_dumps(body, JSON_COMPACT);
                     fprintf(stderr, "escalator serve: seed: %s: %s\n", path, t ? t : "");
@@ -3158,7 +3175,7 @@ static int inbound_update(service *svc, const char *id, json_t *change, json_t *
         }
         json_object_set_new(fields, "zendesk_tags", tags);
     }
-    int status = service_ticket_put(svc, doc, body);
+    int status = service_ticket_put(svc, doc, body, NULL);
     json_decref(doc);
     return status;
 }
@@ -3230,14 +3247,14 @@ int service_inbound_zendesk(service *svc, const char *signature, const char *tim
             status = 200; /* created before: its later events carry the changes */
             res = json_pack("{s:s}", "ticket", ticket);
         } else {
-            status = service_ticket_put(svc, op_body, &res);
+            status = service_ticket_put(svc, op_body, &res, NULL);
         }
     } else if (op == INBOUND_MESSAGE) {
-        status = service_message_add(svc, ticket, op_body, &res);
+        status = service_message_add(svc, ticket, op_body, &res, NULL);
     } else if (op == INBOUND_UPDATE) {
         status = inbound_update(svc, ticket, op_body, &res);
     } else {
-        status = service_event_add(svc, ticket, op_body, &res);
+        status = service_event_add(svc, ticket, op_body, &res, NULL);
         const char *code = jstr(json_object_get(res, "error"), "code");
         if (status == 409 && code &&
             (!strcmp(code, "not_escalated") || !strcmp(code, "wrong_level"))) {

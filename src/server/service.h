@@ -43,9 +43,15 @@ json_t *service_error(const char *code, const char *message, const char *where);
  * *len bytes), else the status with the error in *body. */
 int service_evaluate(service *svc, json_t *ticket, char **text, size_t *len,
                      json_t **body);
-int service_ticket_put(service *svc, json_t *ticket, json_t **body);
-int service_message_add(service *svc, const char *id, json_t *msg, json_t **body);
-int service_event_add(service *svc, const char *id, json_t *ev, json_t **body);
+/* The writes: the answer in *body. With `decision` not NULL, a 2xx answer
+ * may leave the decision out of *body and give the engine's JSON text of
+ * it in *decision (malloc'ed), which belongs at the body's "decision" key
+ * (last); *decision is NULL otherwise. */
+int service_ticket_put(service *svc, json_t *ticket, json_t **body, char **decision);
+int service_message_add(service *svc, const char *id, json_t *msg, json_t **body,
+                        char **decision);
+int service_event_add(service *svc, const char *id, json_t *ev, json_t **body,
+                      char **decision);
 int service_ticket_get(service *svc, const char *id, json_t **body);
 int service_queue(service *svc, const char *team, json_t **body);
 int service_metrics_summary(service *svc, json_t **body);

@@ -533,7 +533,7 @@ static void test_service_failed_commit(void **state)
                           "port_in_rejections", 4, "messages", "from", "customer",
                           "text", "poison");
     json_t *body = NULL;
-    assert_int_equal(service_ticket_put(svc, t, &body), 500);
+    assert_int_equal(service_ticket_put(svc, t, &body, NULL), 500);
     assert_string_equal(json_string_value(json_object_get(json_object_get(body, "error"),
                                                           "code")),
                         "store_error");
@@ -559,7 +559,7 @@ static void test_service_failed_commit(void **state)
     t = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "id", "P-2", "channel", "chat",
                   "status", "open", "messages", "from", "customer", "text", "hello");
     body = NULL;
-    assert_int_equal(service_ticket_put(svc, t, &body), 201);
+    assert_int_equal(service_ticket_put(svc, t, &body, NULL), 201);
     json_decref(body);
     json_decref(t);
     body = NULL;
