@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,6 +173,38 @@ static void test_json_escape_invalid_utf8(void **state)
     assert_json("\xf0\x9f\x98", "\"\xef\xbf\xbd\"");
     /* the largest valid code point */
     assert_json("\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\"");
+}
+
+/* Each byte that needs a look, at every place of strings of 1 to 40 bytes:
+ * inside and at the edges of the 16-byte and 8-byte blocks the scan reads
+ * at a time, and in the tail it reads byte by byte. */
+static void test_json_escape_every_position(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *out;
+    } special[] = {
+        {"\"", "\\\""},     {"\\", "\\\\"},       {"\n", "\\n"},
+        {"\x01", "\\u0001"}, {"\x1f", "\\u001f"},    {"\xc3\xa9", "\xc3\xa9"},
+        {"\xff", "\xef\xbf\xbd"},
+    };
+    char in[64], want[96];
+    for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+        size_t sl = strlen(special[k].in);
+        for (size_t n = sl; n <= 40; n++) {
+            for (size_t at = 0; at + sl <= n; at++) {
+                memset(in, 'a', n);
+                memcpy(in + at, special[k].in, sl);
+                int w = snprintf(want, sizeof(want), "\"%.*s%s%.*s\"", (int)at, in,
+                                 special[k].out, (int)(n - at - sl), in + at + sl);
+                assert_true(w > 0 && (size_t)w < sizeof(want));
+                char *got = json_str(in, n);
+                assert_string_equal(got, want);
+                free(got);
+            }
+        }
+    }
 }
 
 /* ---- arena --------------------------------------------------------------- */
@@ -439,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_sb_take_empty),
         cmocka_unit_test(test_json_escape),
         cmocka_unit_test(test_json_escape_invalid_utf8),
+        cmocka_unit_test(test_json_escape_every_position),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_arena_big_first),
         cmocka_unit_test(test_duration_parse),
