@@ -2549,11 +2549,14 @@ static void fire(service *svc, const char *ticket, const char *cause)
     int rc = ops->begin(svc->st);
     if (rc != STORE_OK)
         goto out;
-    if (ops->timer_get(svc->st, ticket, cause, &t) != STORE_OK ||
-        strcmp(jstr(t, "state"), "armed") || jint(t, "due_at", 0) > c.now)
-        goto out; /* stale heap entry */
+    /* Marked fired when it is still armed and due: else a stale heap
+     * entry (cancelled, fired, paused or moved since it was pushed). */
+    rc = ops->timer_fire(svc->st, ticket, cause, c.now, &t);
+    if (rc == STORE_NOTFOUND) {
+        rc = STORE_OK;
+        goto out;
+    }
     int64_t due = jint(t, "due_at", 0);
-    rc = ops->timer_set(svc->st, ticket, cause, "fired", due);
     if (rc == STORE_OK)
         rc = load_for_fire(&c, cause);
     if (rc != STORE_OK)

@@ -238,6 +238,11 @@ static const char *const migrations[] = {
                     "data = ?4 WHERE timers.state = 'armed'")                  \
     X(TIMER_SET, "UPDATE timers SET state = ?3, due_at = ?4 "                  \
                  "WHERE ticket_id = ?1 AND cause = ?2")                        \
+    /* One statement for a firing's check and mark: the row is found    \
+     * once. */                                                              \
+    X(TIMER_FIRE, "UPDATE timers SET state = 'fired' WHERE ticket_id = ?1 "    \
+                  "AND cause = ?2 AND state = 'armed' AND due_at <= ?3 "       \
+                  "RETURNING due_at, data")                                    \
     X(TIMERS_OF, "SELECT ticket_id, cause, due_at, state, data FROM timers "   \
                  "WHERE ticket_id = ?1 ORDER BY due_at, cause")                \
     X(TIMERS_ARMED, "SELECT ticket_id, cause, due_at, state, data FROM timers " \
@@ -875,6 +880,19 @@ static int sq_timer_set(store *b, const char *ticket, const char *cause,
         sqlite3_bind_int64(st_, 4, due));
 }
 
+static int sq_timer_fire(store *b, const char *ticket, const char *cause, int64_t now,
+                         json_t **row)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_TIMER_FIRE);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    bind_text(st, 2, cause);
+    sqlite3_bind_int64(st, 3, now);
+    return row_stmt(s, st, row, "timer_fire");
+}
+
 static int sq_timers_list(store *b, const char *ticket, json_t **rows)
 {
     sqlite_store *s = SS(b);
@@ -1194,6 +1212,7 @@ static const store_ops sqlite_ops = {
     .timer_arm = sq_timer_arm,
     .timer_get = sq_timer_get,
     .timer_set = sq_timer_set,
+    .timer_fire = sq_timer_fire,
     .timers_list = sq_timers_list,
     .timers_armed_each = sq_timers_armed_each,
     .outbox_add = sq_outbox_add,

@@ -103,6 +103,11 @@ typedef struct store_ops {
                      json_t **row);
     int (*timer_set)(store *s, const char *ticket, const char *cause,
                      const char *state, int64_t due);
+    /* Marks the timer fired when it is armed and due at or before now, and
+     * gives its row as it was ({due_at, data}); STORE_NOTFOUND when it is
+     * not (fired, cancelled, paused, moved later or gone). */
+    int (*timer_fire)(store *s, const char *ticket, const char *cause, int64_t now,
+                      json_t **row);
     /* All timers of a ticket (ticket != NULL) or all armed ones (NULL). */
     int (*timers_list)(store *s, const char *ticket, json_t **rows);
     /* Calls fn for every armed timer, in no particular order, without

@@ -246,6 +246,29 @@ static void test_store(void **state)
     assert_int_equal(walked[1], 800);
     assert_int_equal(ops->timers_armed_each(s, stop_walk, NULL), STORE_ERROR);
 
+    /* A firing marks an armed timer that is due, once; not one due later,
+     * fired or cancelled. */
+    assert_int_equal(ops->begin(s), STORE_OK);
+    json_t *data = json_pack("{s:s}", "team", "l2");
+    assert_int_equal(ops->timer_arm(s, "T-1", "follow_up:1.1.0", 850, data), STORE_OK);
+    json_decref(data);
+    assert_int_equal(ops->timer_fire(s, "T-1", "follow_up:1.1.0", 849, &got),
+                     STORE_NOTFOUND);
+    assert_int_equal(ops->timer_fire(s, "T-1", "follow_up:1.1.0", 850, &got), STORE_OK);
+    assert_int_equal(json_integer_value(json_object_get(got, "due_at")), 850);
+    assert_string_equal(json_string_value(json_object_get(got, "data")),
+                        "{\"team\":\"l2\"}");
+    json_decref(got);
+    assert_int_equal(ops->timer_fire(s, "T-1", "follow_up:1.1.0", 900, &got),
+                     STORE_NOTFOUND);
+    assert_int_equal(ops->timer_fire(s, "T-1", "ack:1.1.0", 1000, &got), STORE_NOTFOUND);
+    assert_int_equal(ops->timer_fire(s, "T-1", "respond:1.1.0", 1000, &got),
+                     STORE_NOTFOUND);
+    assert_int_equal(ops->timer_get(s, "T-1", "follow_up:1.1.0", &got), STORE_OK);
+    assert_string_equal(json_string_value(json_object_get(got, "state")), "fired");
+    json_decref(got);
+    assert_int_equal(ops->commit(s), STORE_OK);
+
     /* Queues: earliest deadline first, no deadline last. */
     const char *teams[] = {"l2", "l2", "carrier"};
     int64_t due[] = {900, 300, 0};
