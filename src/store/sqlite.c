@@ -843,16 +843,25 @@ static int sq_levels_list(store *b, int64_t esc, json_t **rows)
     return rows_stmt(s, st, rows, "levels_list");
 }
 
-static int sq_timer_get(store *b, const char *ticket, const char *cause,
-                        json_t **row)
+/* The row of a statement on one timer: ?1 its ticket, ?2 its cause, ?3
+ * (when the statement has it) now. */
+static int timer_row(sqlite_store *s, int which, const char *ticket, const char *cause,
+                     int64_t now, json_t **row, const char *what)
 {
-    sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, S_TIMER_GET);
+    sqlite3_stmt *st = stmt(s, which);
     if (!st)
         return STORE_ERROR;
     bind_text(st, 1, ticket);
     bind_text(st, 2, cause);
-    return row_stmt(s, st, row, "timer_get");
+    if (sqlite3_bind_parameter_count(st) >= 3)
+        sqlite3_bind_int64(st, 3, now);
+    return row_stmt(s, st, row, what);
+}
+
+static int sq_timer_get(store *b, const char *ticket, const char *cause,
+                        json_t **row)
+{
+    return timer_row(SS(b), S_TIMER_GET, ticket, cause, 0, row, "timer_get");
 }
 
 static int sq_timer_arm(store *b, const char *ticket, const char *cause,
@@ -883,14 +892,7 @@ static int sq_timer_set(store *b, const char *ticket, const char *cause,
 static int sq_timer_fire(store *b, const char *ticket, const char *cause, int64_t now,
                          json_t **row)
 {
-    sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, S_TIMER_FIRE);
-    if (!st)
-        return STORE_ERROR;
-    bind_text(st, 1, ticket);
-    bind_text(st, 2, cause);
-    sqlite3_bind_int64(st, 3, now);
-    return row_stmt(s, st, row, "timer_fire");
+    return timer_row(SS(b), S_TIMER_FIRE, ticket, cause, now, row, "timer_fire");
 }
 
 static int sq_timers_list(store *b, const char *ticket, json_t **rows)
