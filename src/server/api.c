@@ -263,8 +263,21 @@ void api_handle_ex(service *svc, const auth *a, const char *method, const char *
         return;
     }
     case R_TICKET: status = service_ticket_get(svc, arg, &res); break;
-    case R_QUEUES: status = service_queue(svc, NULL, &res); break;
-    case R_QUEUE: status = service_queue(svc, arg, &res); break;
+    case R_QUEUES:
+    case R_QUEUE: {
+        char *text = NULL;
+        size_t tlen = 0;
+        status = service_queue(svc, id == R_QUEUE ? arg : NULL, &text, &tlen, &res);
+        if (text) {
+            json_decref(in);
+            out->status = status;
+            out->content_type = "application/json";
+            out->body = text;
+            out->len = tlen;
+            return;
+        }
+        break;
+    }
     case R_SUMMARY: status = service_metrics_summary(svc, &res); break;
     case R_RELOAD: {
         static const char *const names[] = {"recompute", NULL};

@@ -46,6 +46,7 @@
 #error "jansson without atomic reference counts"
 #endif
 #include "../core/ticket.h"
+#include "../core/util.h"
 #include "../notify/notify.h"
 #include "../store/store.h"
 #include "timers.h"
@@ -2009,51 +2010,117 @@ done:
     return status;
 }
 
-int service_queue(service *svc, const char *team, json_t **body)
+/* Writes a time as the answers do: an RFC 3339 string, or null. */
+static void put_time(esc__sb *sb, int64_t t)
 {
-    json_t *rows = NULL, *r;
-    size_t i;
+    char buf[32];
+    if (t >= 0 && esc_time_format(t, buf, sizeof(buf)) == 0) {
+        esc__sb_putc(sb, '"');
+        esc__sb_puts(sb, buf);
+        esc__sb_putc(sb, '"');
+    } else {
+        esc__sb_puts(sb, "null");
+    }
+}
+
+static void put_str(esc__sb *sb, const char *s)
+{
+    if (s)
+        esc__sb_json_str(sb, s, strlen(s));
+    else
+        esc__sb_puts(sb, "null");
+}
+
+typedef struct queue_out {
+    service *svc;
+    int64_t now;
+    esc__sb sb;
+    size_t n;
+} queue_out;
+
+/* One entry of the answer: the row, its breach state and the seconds left. */
+static int queue_put(void *arg, const queue_entry *e)
+{
+    queue_out *q = arg;
+    service *svc = q->svc;
+    esc__sb *sb = &q->sb;
+    int64_t now = q->now, rb = e->respond_by, paused = e->paused_at;
+    int64_t opened = e->opened_at >= 0 ? e->opened_at : now, resolve = e->resolve_by;
+    char cal[128];
+    window_calendar(svc, e->priority, e->team, "respond_within", cal, sizeof(cal));
+    int64_t warn = rb >= 0 ? warn_point(svc, cal, opened, rb) : -1;
+    const char *state = "none";
+    if (paused >= 0)
+        state = "paused";
+    else if (rb >= 0 && now > rb)
+        state = "breached";
+    else if (rb >= 0 && svc->cfg->warn_share > 0 && now >= warn)
+        state = "warning";
+    else if (rb >= 0)
+        state = "ok";
+    esc__sb_puts(sb, q->n++ ? ",{\"ticket_id\":" : "{\"ticket_id\":");
+    put_str(sb, e->ticket_id);
+    esc__sb_puts(sb, ",\"team\":");
+    put_str(sb, e->team);
+    esc__sb_puts(sb, ",\"priority\":");
+    put_str(sb, e->priority);
+    esc__sb_puts(sb, ",\"state\":");
+    put_str(sb, e->state);
+    esc__sb_puts(sb, ",\"respond_by\":");
+    put_time(sb, rb);
+    esc__sb_puts(sb, ",\"opened_at\":");
+    put_time(sb, e->opened_at);
+    esc__sb_puts(sb, ",\"owner\":");
+    put_str(sb, e->owner);
+    esc__sb_puts(sb, ",\"acknowledged_at\":");
+    put_time(sb, e->acknowledged_at);
+    esc__sb_puts(sb, ",\"resolve_by\":");
+    put_time(sb, resolve);
+    esc__sb_puts(sb, ",\"status\":");
+    put_str(sb, e->status);
+    esc__sb_puts(sb, ",\"paused_at\":");
+    put_time(sb, paused);
+    esc__sb_puts(sb, ",\"breach\":");
+    put_str(sb, state);
+    if (rb >= 0 && paused < 0)
+        esc__sb_printf(sb, ",\"seconds_left\":%" PRId64, rb - now);
+    else
+        esc__sb_puts(sb, ",\"seconds_left\":null");
+    esc__sb_puts(sb, e->acknowledged_at >= 0 ? ",\"acknowledged\":true"
+                                             : ",\"acknowledged\":false");
+    esc__sb_puts(sb, ",\"resolution\":");
+    put_str(sb, resolve < 0     ? "none"
+                : paused >= 0   ? "paused"
+                : now > resolve ? "breached"
+                                : "ok");
+    esc__sb_putc(sb, '}');
+    return 0;
+}
+
+int service_queue(service *svc, const char *team, char **text, size_t *len, json_t **body)
+{
     store *rd = reader_get(svc, body);
     if (!rd)
         return 500;
-    int64_t now = service_now(svc);
-    int rc = rd->ops->queue_list(rd, team, &rows);
+    /* Written as the rows come: a queue of thousands of escalations is
+     * not built as values first. */
+    queue_out q = {.svc = svc, .now = service_now(svc)};
+    esc__sb_init(&q.sb);
+    esc__sb_puts(&q.sb, "{\"team\":");
+    put_str(&q.sb, team);
+    esc__sb_puts(&q.sb, ",\"now\":");
+    put_time(&q.sb, q.now);
+    esc__sb_puts(&q.sb, ",\"tickets\":[");
+    int rc = rd->ops->queue_each(rd, team, queue_put, &q);
     if (rc != STORE_OK)
         rc = reader_fail(rd, body);
     reader_put(svc, rd);
-    if (rc != STORE_OK)
+    if (rc != STORE_OK) {
+        esc__sb_free(&q.sb);
         return rc;
-    json_array_foreach(rows, i, r)
-    {
-        int64_t rb = jint(r, "respond_by", -1), opened = jint(r, "opened_at", now);
-        int64_t paused = jint(r, "paused_at", -1), resolve = jint(r, "resolve_by", -1);
-        char cal[128];
-        window_calendar(svc, jstr(r, "priority"), jstr(r, "team"), "respond_within", cal,
-                        sizeof(cal));
-        int64_t warn = rb >= 0 ? warn_point(svc, cal, opened, rb) : -1;
-        const char *state = "none";
-        if (paused >= 0)
-            state = "paused";
-        else if (rb >= 0 && now > rb)
-            state = "breached";
-        else if (rb >= 0 && svc->cfg->warn_share > 0 && now >= warn)
-            state = "warning";
-        else if (rb >= 0)
-            state = "ok";
-        json_object_set_new(r, "breach", json_string(state));
-        json_object_set_new(r, "seconds_left",
-                            rb >= 0 && paused < 0 ? json_integer(rb - now) : json_null());
-        json_object_set_new(r, "acknowledged",
-                            json_boolean(!json_is_null(json_object_get(r, "acknowledged_at"))));
-        json_object_set_new(r, "resolution",
-                            json_string(resolve < 0   ? "none"
-                                        : paused >= 0 ? "paused"
-                                        : now > resolve ? "breached"
-                                                        : "ok"));
     }
-    present(rows);
-    *body = json_pack("{s:o, s:o, s:o}", "team", team ? json_string(team) : json_null(),
-                      "now", time_json(now), "tickets", rows);
+    esc__sb_puts(&q.sb, "]}");
+    *text = esc__sb_take(&q.sb, len);
     return 200;
 }
 

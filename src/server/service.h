@@ -53,7 +53,10 @@ int service_message_add(service *svc, const char *id, json_t *msg, json_t **body
 int service_event_add(service *svc, const char *id, json_t *ev, json_t **body,
                       char **decision);
 int service_ticket_get(service *svc, const char *id, json_t **body);
-int service_queue(service *svc, const char *team, json_t **body);
+/* GET /v1/queues[/{team}]: 200 with the answer's JSON text in *text
+ * (malloc'ed, *len bytes), else the status with the error in *body. */
+int service_queue(service *svc, const char *team, char **text, size_t *len,
+                  json_t **body);
 int service_metrics_summary(service *svc, json_t **body);
 /* Prometheus text format, malloc'ed. */
 char *service_metrics_text(service *svc);

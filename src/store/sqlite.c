@@ -1143,6 +1143,51 @@ static int sq_queue_list(store *b, const char *team, json_t **rows)
     return rows_stmt(s, st, rows, "queue_list");
 }
 
+static int64_t column_time(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : (int64_t)sqlite3_column_int64(st, i);
+}
+
+static const char *column_str(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+static int sq_queue_each(store *b, const char *team,
+                         int (*fn)(void *arg, const queue_entry *e), void *arg)
+{
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, team ? S_QUEUE_TEAM : S_QUEUE_ALL);
+    if (!st)
+        return STORE_ERROR;
+    if (team)
+        bind_text(st, 1, team);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* The columns of QUEUE_ALL and QUEUE_TEAM, in their order. */
+        queue_entry e = {
+            .ticket_id = column_str(st, 0) ? column_str(st, 0) : "",
+            .team = column_str(st, 1) ? column_str(st, 1) : "",
+            .priority = column_str(st, 2),
+            .state = column_str(st, 3) ? column_str(st, 3) : "",
+            .respond_by = column_time(st, 4),
+            .opened_at = column_time(st, 5),
+            .owner = column_str(st, 6),
+            .acknowledged_at = column_time(st, 7),
+            .resolve_by = column_time(st, 8),
+            .status = column_str(st, 9) ? column_str(st, 9) : "",
+            .paused_at = column_time(st, 10),
+        };
+        if (fn(arg, &e) != 0) {
+            sqlite3_reset(st);
+            snprintf(s->err, sizeof(s->err), "queue_each: stopped");
+            return STORE_ERROR;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : fail(s, "queue_each");
+}
+
 static int sq_metrics(store *b, json_t **out)
 {
     sqlite_store *s = SS(b);
@@ -1231,6 +1276,7 @@ static const store_ops sqlite_ops = {
     .inbound_add = sq_inbound_add,
     .inbound_seen = sq_inbound_seen,
     .queue_list = sq_queue_list,
+    .queue_each = sq_queue_each,
     .metrics = sq_metrics,
 };
 

@@ -44,6 +44,13 @@ enum { STORE_OK = 0, STORE_NOTFOUND = 1, STORE_ERROR = -1 };
 
 typedef struct store store;
 
+/* An open escalation of a queue: times in seconds, -1 when there is none;
+ * priority and owner may be NULL. */
+typedef struct queue_entry {
+    const char *ticket_id, *team, *priority, *state, *owner, *status;
+    int64_t respond_by, opened_at, acknowledged_at, resolve_by, paused_at;
+} queue_entry;
+
 typedef struct store_ops {
     void (*close)(store *s);
     const char *(*errmsg)(store *s);
@@ -165,8 +172,13 @@ typedef struct store_ops {
 
     /* Open escalations (of one team, or all), earliest deadline first:
      * {ticket_id, team, priority, state, respond_by, opened_at, owner,
-     *  subject, status} */
+     *  acknowledged_at, resolve_by, status, paused_at} */
     int (*queue_list)(store *s, const char *team, json_t **rows);
+    /* The same entries, one at a time to fn, without building rows (the
+     * strings are valid during the call only). A non-zero return of fn
+     * stops the walk and is returned as STORE_ERROR. */
+    int (*queue_each)(store *s, const char *team,
+                      int (*fn)(void *arg, const queue_entry *e), void *arg);
 
     /* Aggregates for /v1/metrics/summary (see api.md). */
     int (*metrics)(store *s, json_t **out);

@@ -183,6 +183,26 @@ static json_t *ticket_row(const char *id, const char *doc)
                      "resolved_at", "paused_at");
 }
 
+/* Appends each queue entry's ticket id and a space to arg; its times are
+ * -1 or seconds. */
+static int queue_ids(void *arg, const queue_entry *e)
+{
+    char *seen = arg;
+    assert_true(e->opened_at == 100);
+    assert_true(e->acknowledged_at == -1 && e->paused_at == -1);
+    assert_null(e->owner);
+    strcat(seen, e->ticket_id);
+    strcat(seen, " ");
+    return 0;
+}
+
+static int stop_queue(void *arg, const queue_entry *e)
+{
+    (void)arg;
+    (void)e;
+    return 1;
+}
+
 static void test_store(void **state)
 {
     (void)state;
@@ -296,6 +316,14 @@ static void test_store(void **state)
     assert_int_equal(ops->queue_list(s, "carrier", &rows), STORE_OK);
     assert_int_equal(json_array_size(rows), 1);
     json_decref(rows);
+    /* The same entries, one at a time, in the same order. */
+    char seen[64] = "";
+    assert_int_equal(ops->queue_each(s, NULL, queue_ids, seen), STORE_OK);
+    assert_string_equal(seen, "E-1 E-0 E-2 ");
+    seen[0] = '\0';
+    assert_int_equal(ops->queue_each(s, "carrier", queue_ids, seen), STORE_OK);
+    assert_string_equal(seen, "E-2 ");
+    assert_int_equal(ops->queue_each(s, NULL, stop_queue, NULL), STORE_ERROR);
     ops->close(s);
     json_decref(row);
 
