@@ -145,6 +145,15 @@ static void set_json_decision(api_response *out, int status, json_t *body, char 
     free(decision);
 }
 
+/* An answer the service wrote as JSON text (taken). */
+static void set_text(api_response *out, int status, char *text, size_t len)
+{
+    out->status = status;
+    out->content_type = "application/json";
+    out->body = text;
+    out->len = len;
+}
+
 static void set_error(api_response *out, int status, const char *code,
                       const char *message, const char *where)
 {
@@ -243,10 +252,7 @@ void api_handle_ex(service *svc, const auth *a, const char *method, const char *
         status = service_evaluate(svc, in, &text, &tlen, &res);
         if (text) {
             json_decref(in);
-            out->status = status;
-            out->content_type = "application/json";
-            out->body = text;
-            out->len = tlen;
+            set_text(out, status, text, tlen);
             return;
         }
         break;
@@ -270,10 +276,7 @@ void api_handle_ex(service *svc, const auth *a, const char *method, const char *
         status = service_queue(svc, id == R_QUEUE ? arg : NULL, &text, &tlen, &res);
         if (text) {
             json_decref(in);
-            out->status = status;
-            out->content_type = "application/json";
-            out->body = text;
-            out->len = tlen;
+            set_text(out, status, text, tlen);
             return;
         }
         break;

@@ -2031,6 +2031,19 @@ static void put_str(esc__sb *sb, const char *s)
         esc__sb_puts(sb, "null");
 }
 
+/* `key` is the member's name with its comma, quotes and colon. */
+static void put_str_at(esc__sb *sb, const char *key, const char *s)
+{
+    esc__sb_puts(sb, key);
+    put_str(sb, s);
+}
+
+static void put_time_at(esc__sb *sb, const char *key, int64_t t)
+{
+    esc__sb_puts(sb, key);
+    put_time(sb, t);
+}
+
 typedef struct queue_out {
     service *svc;
     int64_t now;
@@ -2058,41 +2071,30 @@ static int queue_put(void *arg, const queue_entry *e)
         state = "warning";
     else if (rb >= 0)
         state = "ok";
-    esc__sb_puts(sb, q->n++ ? ",{\"ticket_id\":" : "{\"ticket_id\":");
-    put_str(sb, e->ticket_id);
-    esc__sb_puts(sb, ",\"team\":");
-    put_str(sb, e->team);
-    esc__sb_puts(sb, ",\"priority\":");
-    put_str(sb, e->priority);
-    esc__sb_puts(sb, ",\"state\":");
-    put_str(sb, e->state);
-    esc__sb_puts(sb, ",\"respond_by\":");
-    put_time(sb, rb);
-    esc__sb_puts(sb, ",\"opened_at\":");
-    put_time(sb, e->opened_at);
-    esc__sb_puts(sb, ",\"owner\":");
-    put_str(sb, e->owner);
-    esc__sb_puts(sb, ",\"acknowledged_at\":");
-    put_time(sb, e->acknowledged_at);
-    esc__sb_puts(sb, ",\"resolve_by\":");
-    put_time(sb, resolve);
-    esc__sb_puts(sb, ",\"status\":");
-    put_str(sb, e->status);
-    esc__sb_puts(sb, ",\"paused_at\":");
-    put_time(sb, paused);
-    esc__sb_puts(sb, ",\"breach\":");
-    put_str(sb, state);
+    /* The members in the order of the store's columns, then what is
+     * computed here: as the rows were once written by jansson. */
+    put_str_at(sb, q->n++ ? ",{\"ticket_id\":" : "{\"ticket_id\":", e->ticket_id);
+    put_str_at(sb, ",\"team\":", e->team);
+    put_str_at(sb, ",\"priority\":", e->priority);
+    put_str_at(sb, ",\"state\":", e->state);
+    put_time_at(sb, ",\"respond_by\":", rb);
+    put_time_at(sb, ",\"opened_at\":", e->opened_at);
+    put_str_at(sb, ",\"owner\":", e->owner);
+    put_time_at(sb, ",\"acknowledged_at\":", e->acknowledged_at);
+    put_time_at(sb, ",\"resolve_by\":", resolve);
+    put_str_at(sb, ",\"status\":", e->status);
+    put_time_at(sb, ",\"paused_at\":", paused);
+    put_str_at(sb, ",\"breach\":", state);
     if (rb >= 0 && paused < 0)
         esc__sb_printf(sb, ",\"seconds_left\":%" PRId64, rb - now);
     else
         esc__sb_puts(sb, ",\"seconds_left\":null");
     esc__sb_puts(sb, e->acknowledged_at >= 0 ? ",\"acknowledged\":true"
                                              : ",\"acknowledged\":false");
-    esc__sb_puts(sb, ",\"resolution\":");
-    put_str(sb, resolve < 0     ? "none"
-                : paused >= 0   ? "paused"
-                : now > resolve ? "breached"
-                                : "ok");
+    put_str_at(sb, ",\"resolution\":", resolve < 0     ? "none"
+                                       : paused >= 0   ? "paused"
+                                       : now > resolve ? "breached"
+                                                       : "ok");
     esc__sb_putc(sb, '}');
     return 0;
 }
@@ -2106,10 +2108,8 @@ int service_queue(service *svc, const char *team, char **text, size_t *len, json
      * not built as values first. */
     queue_out q = {.svc = svc, .now = service_now(svc)};
     esc__sb_init(&q.sb);
-    esc__sb_puts(&q.sb, "{\"team\":");
-    put_str(&q.sb, team);
-    esc__sb_puts(&q.sb, ",\"now\":");
-    put_time(&q.sb, q.now);
+    put_str_at(&q.sb, "{\"team\":", team);
+    put_time_at(&q.sb, ",\"now\":", q.now);
     esc__sb_puts(&q.sb, ",\"tickets\":[");
     int rc = rd->ops->queue_each(rd, team, queue_put, &q);
     if (rc != STORE_OK)

@@ -1132,15 +1132,21 @@ static int sq_inbound_seen(store *b, const char *id)
     return rc;
 }
 
+/* The queue's statement, of one team or all, ready to step; NULL after an
+ * error. */
+static sqlite3_stmt *queue_stmt(sqlite_store *s, const char *team)
+{
+    sqlite3_stmt *st = stmt(s, team ? S_QUEUE_TEAM : S_QUEUE_ALL);
+    if (st && team)
+        bind_text(st, 1, team);
+    return st;
+}
+
 static int sq_queue_list(store *b, const char *team, json_t **rows)
 {
     sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, team ? S_QUEUE_TEAM : S_QUEUE_ALL);
-    if (!st)
-        return STORE_ERROR;
-    if (team)
-        bind_text(st, 1, team);
-    return rows_stmt(s, st, rows, "queue_list");
+    sqlite3_stmt *st = queue_stmt(s, team);
+    return st ? rows_stmt(s, st, rows, "queue_list") : STORE_ERROR;
 }
 
 static int64_t column_time(sqlite3_stmt *st, int i)
@@ -1157,11 +1163,9 @@ static int sq_queue_each(store *b, const char *team,
                          int (*fn)(void *arg, const queue_entry *e), void *arg)
 {
     sqlite_store *s = SS(b);
-    sqlite3_stmt *st = stmt(s, team ? S_QUEUE_TEAM : S_QUEUE_ALL);
+    sqlite3_stmt *st = queue_stmt(s, team);
     if (!st)
         return STORE_ERROR;
-    if (team)
-        bind_text(st, 1, team);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         /* The columns of QUEUE_ALL and QUEUE_TEAM, in their order. */
