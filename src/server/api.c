@@ -96,6 +96,14 @@ static int match(const char *url, char *argbuf, size_t size)
     return -1;
 }
 
+/* The answer when an answer could not be written (out of memory). */
+static void set_render_failure(api_response *out)
+{
+    out->status = 500;
+    out->body = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"cannot "
+                       "render the response\",\"where\":\"\"}}");
+}
+
 static void set_json(api_response *out, int status, json_t *body)
 {
     out->status = status;
@@ -105,11 +113,8 @@ static void set_json(api_response *out, int status, json_t *body)
     out->body = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER |
                                             JSON_REAL_PRECISION(15))
                      : NULL;
-    if (!out->body) {
-        out->status = 500;
-        out->body = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"cannot "
-                           "render the response\",\"where\":\"\"}}");
-    }
+    if (!out->body)
+        set_render_failure(out);
     out->len = out->body ? strlen(out->body) : 0;
     json_decref(body);
 }
@@ -136,9 +141,7 @@ static void set_json_decision(api_response *out, int status, json_t *body, char 
             out->len = n;
         } else {
             free(out->body);
-            out->status = 500;
-            out->body = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"cannot "
-                               "render the response\",\"where\":\"\"}}");
+            set_render_failure(out);
             out->len = out->body ? strlen(out->body) : 0;
         }
     }

@@ -230,8 +230,6 @@ static const char *const migrations[] = {
     X(LEVELS_LIST, "SELECT team, cause, started_at, ended_at, respond_by, "    \
                    "acknowledged_at, responded_at, breached_at "               \
                    "FROM escalation_levels WHERE escalation_id = ?1 ORDER BY id") \
-    X(TIMER_GET, "SELECT ticket_id, cause, due_at, state, data FROM timers "   \
-                 "WHERE ticket_id = ?1 AND cause = ?2")                        \
     X(TIMER_INSERT, "INSERT INTO timers (ticket_id, cause, due_at, state, "    \
                     "data) VALUES (?1, ?2, ?3, 'armed', ?4) "                  \
                     "ON CONFLICT (ticket_id, cause) DO UPDATE SET due_at = ?3, " \
@@ -843,27 +841,6 @@ static int sq_levels_list(store *b, int64_t esc, json_t **rows)
     return rows_stmt(s, st, rows, "levels_list");
 }
 
-/* The row of a statement on one timer: ?1 its ticket, ?2 its cause, ?3
- * (when the statement has it) now. */
-static int timer_row(sqlite_store *s, int which, const char *ticket, const char *cause,
-                     int64_t now, json_t **row, const char *what)
-{
-    sqlite3_stmt *st = stmt(s, which);
-    if (!st)
-        return STORE_ERROR;
-    bind_text(st, 1, ticket);
-    bind_text(st, 2, cause);
-    if (sqlite3_bind_parameter_count(st) >= 3)
-        sqlite3_bind_int64(st, 3, now);
-    return row_stmt(s, st, row, what);
-}
-
-static int sq_timer_get(store *b, const char *ticket, const char *cause,
-                        json_t **row)
-{
-    return timer_row(SS(b), S_TIMER_GET, ticket, cause, 0, row, "timer_get");
-}
-
 static int sq_timer_arm(store *b, const char *ticket, const char *cause,
                         int64_t due, json_t *data)
 {
@@ -892,7 +869,14 @@ static int sq_timer_set(store *b, const char *ticket, const char *cause,
 static int sq_timer_fire(store *b, const char *ticket, const char *cause, int64_t now,
                          json_t **row)
 {
-    return timer_row(SS(b), S_TIMER_FIRE, ticket, cause, now, row, "timer_fire");
+    sqlite_store *s = SS(b);
+    sqlite3_stmt *st = stmt(s, S_TIMER_FIRE);
+    if (!st)
+        return STORE_ERROR;
+    bind_text(st, 1, ticket);
+    bind_text(st, 2, cause);
+    sqlite3_bind_int64(st, 3, now);
+    return row_stmt(s, st, row, "timer_fire");
 }
 
 static int sq_timers_list(store *b, const char *ticket, json_t **rows)
@@ -1261,7 +1245,6 @@ static const store_ops sqlite_ops = {
     .level_mark = sq_level_mark,
     .levels_list = sq_levels_list,
     .timer_arm = sq_timer_arm,
-    .timer_get = sq_timer_get,
     .timer_set = sq_timer_set,
     .timer_fire = sq_timer_fire,
     .timers_list = sq_timers_list,

@@ -106,8 +106,6 @@ typedef struct store_ops {
      * nothing and returns STORE_NOTFOUND: each cause fires once. */
     int (*timer_arm)(store *s, const char *ticket, const char *cause,
                      int64_t due, json_t *data);
-    int (*timer_get)(store *s, const char *ticket, const char *cause,
-                     json_t **row);
     int (*timer_set)(store *s, const char *ticket, const char *cause,
                      const char *state, int64_t due);
     /* Marks the timer fired when it is armed and due at or before now, and
