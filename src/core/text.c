@@ -75,13 +75,16 @@ extern const char *const esc__text_variant_deny[];
 /* Words considered before a negatable phrase. */
 #define NEG_WINDOW 3
 
-/* The word cache of a scratch: word -> form, word ids and content hash, two
- * entries a set (see put_form), 64 bytes an entry (1 MiB): big enough that
- * the vocabulary of a stream of conversations stays in it (2,048 slots
- * missed one word in eight on the benchmark corpus, and a miss costs a
- * stemmer call). */
+/* The word cache of a scratch: word -> word ids, content hash and kind of
+ * its form, two entries a set (see put_form), 32 bytes an entry (512 KiB):
+ * big enough that the vocabulary of a stream of conversations stays in it
+ * (2,048 slots missed one word in eight on the benchmark corpus, and a
+ * miss costs a stemmer call), small enough to leave most of a core's
+ * second-level cache to the rest. A set is one cache line. Words of up to
+ * 15 bytes are kept (longer ones were 0.02 % of the benchmark corpus's
+ * words). */
 #define CACHE_SLOTS 16384
-#define CACHE_STR 22
+#define CACHE_STR 15
 
 /* Word ids of the trie: 0 is a word no literal has, 1 the sentence break. */
 #define WORD_NONE 0u
@@ -319,13 +322,17 @@ typedef struct tokbuf {
 } tokbuf;
 
 typedef struct cache_ent {
-    uint64_t ch;        /* content hash of v (a token's ch) */
-    uint8_t klen, vlen; /* klen 0: empty */
-    char k[CACHE_STR];
-    char v[CACHE_STR];
-    bool stop, neg;     /* v is a stop word's form, a negator's */
-    uint32_t sid, xid;  /* word ids of v and of k */
+    char k[CACHE_STR];  /* the word: at least 8 bytes of the entry follow
+                           its first byte (word_eq reads 8 at a time) */
+    uint8_t meta;       /* its length (0: empty), CACHE_STOP, CACHE_NEG */
+    uint32_t sid, xid;  /* word ids of its form and of the word */
+    uint64_t ch;        /* content hash of its form (a token's ch) */
 } cache_ent;
+
+/* The form is a stop word's, a negator's. */
+#define CACHE_STOP 0x40u
+#define CACHE_NEG 0x80u
+#define CACHE_LEN 0x3Fu
 
 struct esc__scratch {
     uint64_t serial;
@@ -610,7 +617,8 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
         return;
     }
     cache_ent *ce = NULL;
-    if (fc->cache && n <= CACHE_STR) {
+    /* The cache keeps no form: a token table with forms is built without. */
+    if (fc->cache && !keep && n <= CACHE_STR) {
         /* Two entries a set, side by side, the one used last first. With
          * one entry a hash, the 5,400 distinct words of the benchmark
          * corpus's first 3,000 tickets collided often enough to double the
@@ -618,15 +626,12 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
         ce = &fc->cache[h & (CACHE_SLOTS - 2)];
         for (int k = 0; k < 2; k++) {
             cache_ent *e = &ce[k];
-            /* The entry's k and v are followed by at least 8 bytes of it. */
-            if (e->klen == n && word_eq(e->k, w, n)) {
-                if (keep)
-                    buf_put_word(b, e->v, e->vlen);
+            if ((e->meta & CACHE_LEN) == n && word_eq(e->k, w, n)) {
                 tk->sid = e->sid;
                 tk->xid = e->xid;
                 tk->ch = e->ch;
-                tk->stop = e->stop;
-                tk->neg = e->neg;
+                tk->stop = (e->meta & CACHE_STOP) != 0;
+                tk->neg = (e->meta & CACHE_NEG) != 0;
                 if (k) {
                     cache_ent first = ce[0];
                     ce[0] = ce[1];
@@ -642,15 +647,11 @@ static void put_form(const formctx *fc, const char *w, size_t n, uint64_t h,
     if (keep)
         buf_put(b, form, fn);
     form_ids(fc, form, fn, w, n, tk);
-    if (ce && fn <= CACHE_STR) {
+    if (ce) {
         ce[1] = ce[0]; /* the set's older entry makes room */
         ce->ch = tk->ch;
-        ce->klen = (uint8_t)n;
+        ce->meta = (uint8_t)(n | (tk->stop ? CACHE_STOP : 0) | (tk->neg ? CACHE_NEG : 0));
         memcpy(ce->k, w, n);
-        ce->vlen = (uint8_t)fn;
-        memcpy(ce->v, form, fn);
-        ce->stop = tk->stop;
-        ce->neg = tk->neg;
         ce->sid = tk->sid;
         ce->xid = tk->xid;
     }
@@ -1935,12 +1936,12 @@ static bool scratch_bind(esc__scratch *s, const esc__matcher *m)
     return true;
 }
 
-/* The word cache, zeroed, each entry on one cache line of its own (calloc()
- * of a megabyte returns memory 16 bytes past a page boundary, which put every
- * entry across two lines). */
+/* The word cache, zeroed, each set of two entries on one cache line of its
+ * own (calloc() of half a megabyte returns memory 16 bytes past a page
+ * boundary, which would put every set across two lines). */
 static cache_ent *cache_new(void)
 {
-    _Static_assert(sizeof(cache_ent) == 64, "a word cache entry is one line");
+    _Static_assert(2 * sizeof(cache_ent) == 64, "a word cache set is one line");
     cache_ent *c = aligned_alloc(64, CACHE_SLOTS * sizeof(cache_ent));
     if (!c) {
         fputs("escalator: out of memory\n", stderr);
