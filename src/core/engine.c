@@ -1520,9 +1520,23 @@ static char *generic_note(ev *e)
 
 /* ---- the decision ------------------------------------------------------- */
 
+/* The decision's members, in the order of its JSON text. */
+enum {
+    DM_TICKET, DM_POLICY, DM_ESCALATE, DM_PRIORITY, DM_TARGETS, DM_STOP_CONVERSATION,
+    DM_RESPOND_BY, DM_RESOLVE_BY, DM_REASONS, DM_SUPPRESSED, DM_TAGS, DM_ACTIONS,
+    DM_LEVEL, DM_FOLLOW_UPS, DM_NOTIFICATIONS, DM_MISSING, DM_NOTE,
+    DM_CUSTOMER_MESSAGE, DM_SUGGESTIONS, DM_SENTIMENT, DM_COUNT
+};
+static const char *const dm_keys[DM_COUNT] = {
+    "ticket", "policy", "escalate", "priority", "targets", "stop_conversation",
+    "respond_by", "resolve_by", "reasons", "suppressed", "tags", "actions",
+    "level", "follow_ups", "notifications", "missing", "note",
+    "customer_message", "suggestions", "sentiment"};
+
 struct esc_decision {
     char *json;        /* without "explain" */
     size_t len;
+    uint32_t start[DM_COUNT]; /* where each member's value begins in json */
     char *explain;     /* the explain object, or NULL */
     size_t explain_len;
     bool escalate, stop;
@@ -1564,6 +1578,33 @@ const char *esc_decision_target(const esc_decision *d, size_t i)
     return d && i < d->n_targets ? d->targets[i] : NULL;
 }
 
+json_t *esc__decision_members(const esc_decision *d, const char *const *keys)
+{
+    if (!d || !keys)
+        return NULL;
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    for (int m = 0; m < DM_COUNT; m++) {
+        bool want = false;
+        for (size_t k = 0; keys[k] && !want; k++)
+            want = !strcmp(keys[k], dm_keys[m]);
+        if (!want)
+            continue;
+        /* The value ends where the next member's ",\"key\":" begins, the
+         * last one before the closing brace. */
+        size_t end = m + 1 < DM_COUNT ? d->start[m + 1] - strlen(dm_keys[m + 1]) - 4
+                                      : d->len - 1;
+        json_t *v = json_loadb(d->json + d->start[m], end - d->start[m],
+                               JSON_DECODE_ANY, NULL);
+        if (!v || json_object_set_new(o, dm_keys[m], v) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
 /* The keys are literals of plain ASCII letters, which JSON writes as they
  * are: json_key(sb, "ticket", &first) puts "\"ticket\":" in one copy. */
 #define json_key(sb, k, first) \
@@ -1576,6 +1617,10 @@ static void json_key_text(esc__sb *sb, const char *text, size_t n, bool *first)
     *first = false;
     esc__sb_put(sb, text, n);
 }
+
+/* json_key() for member m of the decision, noting where its value begins. */
+#define member_key(sb, k, m, starts, first) \
+    (json_key((sb), k, (first)), (starts)[(m)] = (uint32_t)(sb)->len)
 
 static void json_s(esc__sb *sb, const char *s)
 {
@@ -2162,16 +2207,17 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
     esc__sb_init(&eng->js);
     esc__sb_reset(&js);
     bool first = true;
+    uint32_t starts[DM_COUNT];
     esc__sb_putc(&js, '{');
-    json_key(&js, "ticket", &first);
+    member_key(&js, "ticket", DM_TICKET, starts, &first);
     json_s(&js, ticket->id);
-    json_key(&js, "policy", &first);
+    member_key(&js, "policy", DM_POLICY, starts, &first);
     json_s(&js, p->name);
-    json_key(&js, "escalate", &first);
+    member_key(&js, "escalate", DM_ESCALATE, starts, &first);
     esc__sb_puts(&js, e.escalate ? "true" : "false");
-    json_key(&js, "priority", &first);
+    member_key(&js, "priority", DM_PRIORITY, starts, &first);
     json_s(&js, p->priorities[prio].id);
-    json_key(&js, "targets", &first);
+    member_key(&js, "targets", DM_TARGETS, starts, &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nt; i++) {
         if (i)
@@ -2179,13 +2225,13 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         json_s(&js, p->teams[targets[i]].id);
     }
     esc__sb_putc(&js, ']');
-    json_key(&js, "stop_conversation", &first);
+    member_key(&js, "stop_conversation", DM_STOP_CONVERSATION, starts, &first);
     esc__sb_puts(&js, stop ? "true" : "false");
-    json_key(&js, "respond_by", &first);
+    member_key(&js, "respond_by", DM_RESPOND_BY, starts, &first);
     json_time(&js, e.respond_by);
-    json_key(&js, "resolve_by", &first);
+    member_key(&js, "resolve_by", DM_RESOLVE_BY, starts, &first);
     json_time(&js, e.resolve_by);
-    json_key(&js, "reasons", &first);
+    member_key(&js, "reasons", DM_REASONS, starts, &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < no; i++) {
         const esc__rule *r = &p->rules[order[i]];
@@ -2220,7 +2266,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         esc__sb_putc(&js, '}');
     }
     esc__sb_putc(&js, ']');
-    json_key(&js, "suppressed", &first);
+    member_key(&js, "suppressed", DM_SUPPRESSED, starts, &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nsupp; i++) {
         const esc__suppression *s = &p->suppressions[supp[i].s];
@@ -2243,9 +2289,9 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         esc__sb_putc(&js, '}');
     }
     esc__sb_putc(&js, ']');
-    json_key(&js, "tags", &first);
+    member_key(&js, "tags", DM_TAGS, starts, &first);
     json_strs(&js, tags, ntag);
-    json_key(&js, "actions", &first);
+    member_key(&js, "actions", DM_ACTIONS, starts, &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nact; i++) {
         if (i)
@@ -2253,9 +2299,9 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         json_s(&js, p->actions[acts[i]].id);
     }
     esc__sb_putc(&js, ']');
-    json_key(&js, "level", &first);
+    member_key(&js, "level", DM_LEVEL, starts, &first);
     json_s(&js, e.level >= 0 ? p->levels[e.level].id : NULL);
-    json_key(&js, "follow_ups", &first);
+    member_key(&js, "follow_ups", DM_FOLLOW_UPS, starts, &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nfu; i++) {
         esc__sb_puts(&js, i ? ",{\"at\":" : "{\"at\":");
@@ -2265,7 +2311,7 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         esc__sb_putc(&js, '}');
     }
     esc__sb_putc(&js, ']');
-    json_key(&js, "notifications", &first);
+    member_key(&js, "notifications", DM_NOTIFICATIONS, starts, &first);
     esc__sb_putc(&js, '[');
     for (size_t i = 0; i < nnt; i++) {
         esc__sb_puts(&js, i ? ",{\"channel\":" : "{\"channel\":");
@@ -2293,19 +2339,20 @@ int esc_engine_evaluate(esc_engine *eng, const esc_ticket *ticket, int64_t now,
         esc__sb_putc(&js, '}');
     }
     esc__sb_putc(&js, ']');
-    json_key(&js, "missing", &first);
+    member_key(&js, "missing", DM_MISSING, starts, &first);
     json_strs(&js, miss, nmiss);
-    json_key(&js, "note", &first);
+    member_key(&js, "note", DM_NOTE, starts, &first);
     json_s(&js, note);
-    json_key(&js, "customer_message", &first);
+    member_key(&js, "customer_message", DM_CUSTOMER_MESSAGE, starts, &first);
     json_s(&js, cmsg);
-    json_key(&js, "suggestions", &first);
+    member_key(&js, "suggestions", DM_SUGGESTIONS, starts, &first);
     json_strs(&js, sugg, nsugg);
-    json_key(&js, "sentiment", &first);
+    member_key(&js, "sentiment", DM_SENTIMENT, starts, &first);
     json_s(&js, e.fact[ESC__FACT_SENTIMENT].s);
     esc__sb_putc(&js, '}');
 
     esc_decision *d = esc__xcalloc(1, sizeof(*d));
+    memcpy(d->start, starts, sizeof(starts));
     d->len = js.len;
     d->json = esc__xmalloc(js.len + 1);
     memcpy(d->json, js.buf, js.len + 1);

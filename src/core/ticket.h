@@ -105,4 +105,13 @@ int esc__from_from_name(const char *s);
 int esc__ticket_from_json(json_t *root, const char *name, esc_ticket **out,
                           esc_error *err);
 
+/*
+ * The members of a decision named in keys (NULL-terminated) as one object,
+ * in the order of the decision's JSON text, each parsed from that text alone:
+ * what the service reads of a decision, without the rest (its note,
+ * suggestions and tags, which it stores and answers as text). NULL when out
+ * of memory.
+ */
+json_t *esc__decision_members(const esc_decision *d, const char *const *keys);
+
 #endif /* ESC_TICKET_H */

@@ -498,9 +498,17 @@ static int evaluate_doc(service *svc, json_t *doc, int64_t now, esc_decision **o
     return 0;
 }
 
+/* What the service reads of a decision: the rest is stored and answered as
+ * the engine's text. */
+static const char *const decision_members[] = {
+    "escalate", "priority", "targets", "respond_by", "resolve_by", "reasons",
+    "follow_ups", "notifications", "customer_message", NULL};
+
 /* The same, with the decision as a JSON value in *decision and, when text
- * is not NULL, the engine's JSON text of it in *text (stored as it is);
- * not counted in the decisions made. */
+ * is not NULL, the engine's JSON text of it in *text (stored as it is). With
+ * the text, the value holds only decision_members (parsing all of it was a
+ * tenth of a durable write); without, all of it. Not counted in the
+ * decisions made. */
 static int make_decision(service *svc, json_t *doc, int64_t now, json_t **decision,
                          char **text, json_t **body)
 {
@@ -510,7 +518,9 @@ static int make_decision(service *svc, json_t *doc, int64_t now, json_t **decisi
         return status;
     size_t len = 0;
     char *dj = esc_decision_json(d, 0, &len);
-    *decision = dj ? json_loadb(dj, len, 0, NULL) : NULL;
+    *decision = !dj   ? NULL
+                : text ? esc__decision_members(d, decision_members)
+                       : json_loadb(dj, len, 0, NULL);
     esc_decision_free(&d);
     if (!*decision) {
         free(dj);
@@ -1386,6 +1396,10 @@ static json_t *write_response(ctx *c, bool created)
         /* The engine's own text, as it was stored: not written again. */
         *c->decision_out = c->decision_text;
         c->decision_text = NULL;
+    } else if (c->decision_text) {
+        /* c->decision holds only what the service reads (make_decision). */
+        json_t *all = json_loads(c->decision_text, 0, NULL);
+        json_object_set_new(body, "decision", all ? all : json_null());
     } else {
         json_object_set(body, "decision", c->decision ? c->decision : json_null());
     }

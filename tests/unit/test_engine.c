@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "escalator.h"
+#include "ticket.h"
 
 static const char *const POLICY =
     "escalator: 1\n"
@@ -449,6 +450,54 @@ static void threads_share_a_policy(void **state)
     }
 }
 
+/* esc__decision_members(): each member named, equal to the same member of
+ * the whole decision parsed, in the decision's order; nothing else. The
+ * first and the last members take part: their spans end at another
+ * member's key and at the closing brace. */
+static void decision_members(void **state)
+{
+    (void)state;
+    static const char *const tickets[] = {
+        T("\"subject\":\"Hacked\",\"messages\":[{\"from\":\"customer\","
+          "\"text\":\"I will sue. \\\"Data breach\\\", \\u00e9t\\u00e9!\"}]"),
+        T("\"messages\":[{\"from\":\"customer\",\"text\":\"hello\"}]"),
+    };
+    static const char *const keys[] = {"sentiment", "ticket", "reasons", "escalate",
+                                       "respond_by", "notifications", NULL};
+    esc_engine *e = NULL;
+    assert_int_equal(esc_engine_new(policy, &e), 0);
+    int64_t now;
+    assert_int_equal(esc_time_parse(NOW, &now), 0);
+    for (size_t i = 0; i < sizeof(tickets) / sizeof(*tickets); i++) {
+        esc_ticket *t = NULL;
+        esc_error err;
+        assert_int_equal(esc_ticket_parse(tickets[i], strlen(tickets[i]), "t.json", &t, &err), 0);
+        esc_decision *d = NULL;
+        assert_int_equal(esc_engine_evaluate(e, t, now, 0, &d, &err), 0);
+        char *text = esc_decision_json(d, 0, NULL);
+        json_t *all = json_loads(text, 0, NULL);
+        json_t *some = esc__decision_members(d, keys);
+        assert_non_null(all);
+        assert_non_null(some);
+        assert_int_equal(json_object_size(some), 6);
+        for (size_t k = 0; keys[k]; k++)
+            assert_true(json_equal(json_object_get(some, keys[k]),
+                                   json_object_get(all, keys[k])));
+        /* In the order of the decision: ticket first, sentiment last. */
+        assert_string_equal(json_object_iter_key(json_object_iter(some)), "ticket");
+        char *dumped = json_dumps(some, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        assert_non_null(strstr(dumped, "\"sentiment\":"));
+        assert_null(strstr(strstr(dumped, "\"sentiment\":"), "\"reasons\""));
+        free(dumped);
+        json_decref(some);
+        json_decref(all);
+        free(text);
+        esc_decision_free(&d);
+        esc_ticket_free(&t);
+    }
+    esc_engine_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +512,7 @@ int main(void)
         cmocka_unit_test(explain_not_fired),
         cmocka_unit_test(field_type_refused),
         cmocka_unit_test(threads_share_a_policy),
+        cmocka_unit_test(decision_members),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
