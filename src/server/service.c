@@ -1662,9 +1662,10 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body, char **decis
     char *probe_text = NULL;
     normalize(shaped, probe_now);
     status = decide(svc, shaped, probe_now, &probe, &probe_text, body);
-    json_decref(shaped);
-    if (status)
+    if (status) {
+        json_decref(shaped);
         return status;
+    }
 
     ctx c = {.svc = svc, .id = id, .actor = "api", .decision_out = decision};
     lock_for_write(svc);
@@ -1678,18 +1679,30 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body, char **decis
         json_decref(probe);
         free(probe_text);
     }
+    /* The document checked is the one to store when the clock has not
+     * moved: normalize() filled the same times (the engine only read it). */
+    json_t *checked = c.now == probe_now ? shaped : NULL;
+    if (!checked)
+        json_decref(shaped);
     const store_ops *ops = svc->st->ops;
     if (ops->begin(svc->st) != STORE_OK) {
+        json_decref(checked);
         status = store_fail(svc, body);
         return finish(&c, status, 200, false, body);
     }
     json_t *old_doc = NULL;
     int g = load_ticket(svc, id, &c.row, &old_doc);
     bool created = g == STORE_NOTFOUND;
-    if (g == STORE_ERROR)
+    if (g == STORE_ERROR) {
+        json_decref(checked);
         return finish(&c, store_fail(svc, body), 200, false, body);
-    c.doc = json_deep_copy(ticket);
-    normalize(c.doc, c.now);
+    }
+    if (checked) {
+        c.doc = checked;
+    } else {
+        c.doc = json_deep_copy(ticket);
+        normalize(c.doc, c.now);
+    }
     const char *new_status = jstr(c.doc, "status");
     char want[32];
     snprintf(want, sizeof(want), "%s", new_status);
