@@ -1731,23 +1731,27 @@ int service_ticket_put(service *svc, json_t *ticket, json_t **body, char **decis
         c.probe = NULL;
         c.probe_text = NULL;
     }
-    if (status == STORE_OK)
-        status = save_ticket(&c); /* the row first: messages refer to it */
-    if (status == STORE_OK)
-        status = ops->messages_clear(svc->st, id);
+    if (status != STORE_OK)
+        return finish(&c, store_fail(svc, body), 200, false, body);
+    /* The policy reads the document in memory; the row it stores (with the
+     * decision and the rules fired) goes in first, and the messages, which
+     * refer to it, after: the row is written once. */
+    status = reevaluate(&c, created ? "created" : "updated", body);
+    if (status)
+        return finish(&c, status, 200, false, body);
+    int rc = ops->messages_clear(svc->st, id);
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(c.doc, "messages"), i, m)
     {
         int64_t at = jtime(m, "at");
-        if (status == STORE_OK)
-            status = ops->message_add(svc->st, id, jstr(m, "from"), at < 0 ? c.now : at,
-                                      jstr(m, "text") ? jstr(m, "text") : "");
+        if (rc == STORE_OK)
+            rc = ops->message_add(svc->st, id, jstr(m, "from"), at < 0 ? c.now : at,
+                                  jstr(m, "text") ? jstr(m, "text") : "");
     }
-    if (status != STORE_OK)
+    if (rc != STORE_OK)
         return finish(&c, store_fail(svc, body), 200, false, body);
-    status = reevaluate(&c, created ? "created" : "updated", body);
-    return finish(&c, status, created ? 201 : 200, created, body);
+    return finish(&c, 0, created ? 201 : 200, created, body);
 }
 
 /* Opens the transaction and loads the ticket for a write on it. */
