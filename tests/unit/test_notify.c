@@ -4,6 +4,7 @@
  * templates, the routes file's checks, the payload of each channel kind,
  * and the mapping of Zendesk's webhook events.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,57 @@ static void test_hmac_rfc4231(void **state)
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", mac[i]);
     assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+static void hmac_hex(const char *key, size_t klen, const char *data, char hex[65])
+{
+    unsigned char mac[32];
+    notify_hmac_sha256(key, klen, data, strlen(data), mac);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* RFC 4231's cases 1, 2 and 6 (a key longer than SHA-256's block) and the
+ * empty key, one after another: each thread's context is keyed again for
+ * every message. */
+static void *hmac_rekeyed(void *arg)
+{
+    (void)arg;
+    char k1[20], k6[131], hex[65];
+    memset(k1, 0x0b, sizeof(k1));
+    memset(k6, 0xaa, sizeof(k6));
+    for (int round = 0; round < 2; round++) {
+        hmac_hex(k1, sizeof(k1), "Hi There", hex);
+        if (strcmp(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"))
+            return "case 1";
+        hmac_hex(k6, sizeof(k6), "Test Using Larger Than Block-Size Key - Hash Key First", hex);
+        if (strcmp(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"))
+            return "case 6";
+        hmac_hex("Jefe", 4, "what do ya want for nothing?", hex);
+        if (strcmp(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"))
+            return "case 2";
+        hmac_hex("", 0, "", hex);
+        if (strcmp(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"))
+            return "empty key";
+        hmac_hex(NULL, 0, "", hex);
+        if (strcmp(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"))
+            return "NULL key";
+    }
+    return NULL;
+}
+
+static void test_hmac_rekeyed(void **state)
+{
+    (void)state;
+    const char *why = hmac_rekeyed(NULL);
+    if (why)
+        fail_msg("%s", why);
+    pthread_t th;
+    void *r = NULL;
+    assert_int_equal(pthread_create(&th, NULL, hmac_rekeyed, NULL), 0);
+    pthread_join(th, &r);
+    if (r)
+        fail_msg("another thread: %s", (const char *)r);
 }
 
 static void test_outbound_signature(void **state)
@@ -513,7 +565,8 @@ static void test_default_kinds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hmac_rfc4231),     cmocka_unit_test(test_outbound_signature),
+        cmocka_unit_test(test_hmac_rfc4231),     cmocka_unit_test(test_hmac_rekeyed),
+        cmocka_unit_test(test_outbound_signature),
         cmocka_unit_test(test_zendesk_signature), cmocka_unit_test(test_slack_escape),
         cmocka_unit_test(test_templates),         cmocka_unit_test(test_routes_checks),
         cmocka_unit_test(test_payloads),          cmocka_unit_test(test_zendesk_mapping),
