@@ -26,7 +26,9 @@
 #      engine    esc_engine_evaluate() on tickets already parsed (bench_engine)
 #      limit B   Vectorscan over the same message bytes for the same phrases
 #                (bench_scan), and with the pack's regexes as well
-#   limit A     jansson parsing the same lines, nothing else (bench_parse)
+#   limit A     jansson parsing the same lines, nothing else (bench_parse);
+#               its runs take turns with triage's, and the ratio of the two
+#               is the median of the runs' ratios
 #   peer        json-rules-engine with a 16-rule subset of meow-mobile
 #               (bench/peer/), against escalator with the same subset on the
 #               same tickets; agreement of their decisions
@@ -69,28 +71,43 @@ section() { printf '\n== %s\n' "$*"; }
 # format) for the summary.
 record() { tee "$OUT/last.txt"; grep '^RESULT ' "$OUT/last.txt" >>"$results" || true; }
 
-# timed NAME ITEMS BYTES COMMAND...: runs COMMAND $RUNS times (output to
-# /dev/null), prints each wall time and a RESULT line with the median.
-timed() {
+# median_result NAME ITEMS BYTES SECONDS...: the RESULT line of runs that
+# took SECONDS each (ITEMS tickets, BYTES bytes a run): their median.
+median_result() {
     local name=$1 items=$2 bytes=$3
     shift 3
-    local times=() t0 t1 s
-    for ((r = 1; r <= RUNS; r++)); do
-        t0=$EPOCHREALTIME
-        "$@" >/dev/null
-        t1=$EPOCHREALTIME
-        s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
-        times+=("$s")
-        awk -v r="$r" -v s="$s" -v n="$items" \
-            'BEGIN { printf "run %d: %d tickets in %.3f s: %.0f tickets/s\n", r, n, s, n / s }'
-    done
-    printf '%s\n' "${times[@]}" | sort -g | awk -v name="$name" -v n="$items" -v b="$bytes" '
+    printf '%s\n' "$@" | sort -g | awk -v name="$name" -v n="$items" -v b="$bytes" '
         { t[NR] = $1 }
         END {
             med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
             printf "RESULT name=%s items=%d bytes=%.0f runs=%d median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=tickets\n",
                    name, n, b, NR, med, t[1], t[NR], n / med
-        }' | record
+        }'
+}
+
+# seconds COMMAND...: runs COMMAND (output to /dev/null) and prints its wall
+# time in seconds.
+seconds() {
+    local t0 t1
+    t0=$EPOCHREALTIME
+    "$@" >/dev/null
+    t1=$EPOCHREALTIME
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }'
+}
+
+# timed NAME ITEMS BYTES COMMAND...: runs COMMAND $RUNS times (output to
+# /dev/null), prints each wall time and a RESULT line with the median.
+timed() {
+    local name=$1 items=$2 bytes=$3
+    shift 3
+    local times=() s
+    for ((r = 1; r <= RUNS; r++)); do
+        s=$(seconds "$@")
+        times+=("$s")
+        awk -v r="$r" -v s="$s" -v n="$items" \
+            'BEGIN { printf "run %d: %d tickets in %.3f s: %.0f tickets/s\n", r, n, s, n / s }'
+    done
+    median_result "$name" "$items" "$bytes" "${times[@]}" | record
 }
 
 # value NAME FIELD: a field of a recorded RESULT line.
@@ -147,13 +164,52 @@ done
 
 # ---- 1. triage throughput, one core ----------------------------------------
 
+# Triage and limit A (jansson alone parsing the same lines) take turns: run
+# r of limit A follows run r of triage with each pack, so that each ratio
+# of triage to limit A is taken at one moment of a shared machine (measured
+# minutes apart, the ratio moved with the machine's load). The ratio's
+# figure is the median of the runs' ratios.
+section "1. escalator triage --jsonl end to end, and limit A (jansson parsing the same lines), taking turns"
+for pack in "${PACKS[@]}"; do
+    say "command: build/escalator triage --policy policies/$pack.yaml --now $NOW --jsonl $corpus > /dev/null"
+done
+say "command: BENCH_RUNS=1 $OUT/bench_parse $corpus plain"
+declare -A triage_s
+limit_a_s=()
+for ((r = 1; r <= RUNS; r++)); do
+    for pack in "${PACKS[@]}"; do
+        s=$(seconds build/escalator triage --policy "policies/$pack.yaml" --now "$NOW" \
+            --jsonl "$corpus")
+        triage_s[$pack]+="$s "
+        awk -v r="$r" -v p="$pack" -v s="$s" -v n="$TICKETS" \
+            'BEGIN { printf "run %d, %s: %d tickets in %.3f s: %.0f tickets/s\n", r, p, n, s, n / s }'
+    done
+    s=$(BENCH_RUNS=1 "$OUT/bench_parse" "$corpus" plain |
+        sed -n 's/^RESULT name=limit_a_jansson_parse .* median_s=\([0-9.]*\) .*/\1/p')
+    [ -n "$s" ] || { say "limit A failed"; exit 1; }
+    limit_a_s+=("$s")
+    awk -v r="$r" -v s="$s" -v n="$TICKETS" \
+        'BEGIN { printf "run %d, limit A: %d lines in %.3f s: %.0f lines/s\n", r, n, s, n / s }'
+done
 for pack in "${PACKS[@]}"; do
     key=${pack//-/_}
-    section "1. $pack: escalator triage --jsonl, end to end"
-    say "command: build/escalator triage --policy policies/$pack.yaml --now $NOW --jsonl $corpus > /dev/null"
-    timed "triage_${key}" "$TICKETS" "$corpus_bytes" \
-        build/escalator triage --policy "policies/$pack.yaml" --now "$NOW" --jsonl "$corpus"
+    # shellcheck disable=SC2086
+    median_result "triage_${key}" "$TICKETS" "$corpus_bytes" ${triage_s[$pack]} | record
+    # The runs' ratios: limit A's time over triage's, run by run.
+    # shellcheck disable=SC2086
+    paste -d' ' <(printf '%s\n' ${triage_s[$pack]}) <(printf '%s\n' "${limit_a_s[@]}") |
+        awk '{ print 100 * $2 / $1 }' | sort -g | awk -v name="triage_limit_a_${key}" '
+            { v[NR] = $1 }
+            END {
+                med = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                printf "RESULT name=%s items=%d bytes=0 runs=%d median_s=0 min_s=0 max_s=0 rate=%.2f unit=percent min=%.2f max=%.2f\n",
+                       name, NR, NR, med, v[1], v[NR]
+            }' | record
+done
+median_result limit_a_jansson_parse "$TICKETS" "$corpus_bytes" "${limit_a_s[@]}" | record
 
+for pack in "${PACKS[@]}"; do
+    key=${pack//-/_}
     section "1. $pack: the engine alone, tickets already parsed"
     say "command: $OUT/bench_engine policies/$pack.yaml $corpus $NOW"
     $OUT/bench_engine "policies/$pack.yaml" "$corpus" "$NOW" |
@@ -165,12 +221,10 @@ for pack in "${PACKS[@]}"; do
         sed "s/name=limit_b_/name=limit_b_${key}_/" | record
 done
 
-section "1. limit A: jansson parsing the same lines"
-# jansson as it comes (malloc). With the region allocator triage gives it,
-# jansson is measured on the peer's tickets below (the same kind of lines):
-# a third pass over the whole corpus would add a minute to make bench.
-say "command: $OUT/bench_parse $corpus plain"
-$OUT/bench_parse "$corpus" plain | record
+# Limit A above is jansson as it comes (malloc). With the region allocator
+# triage gives it, jansson is measured on the peer's tickets below (the same
+# kind of lines): a third pass over the whole corpus would add a minute to
+# make bench.
 
 # ---- 1. the json-rules-engine peer --------------------------------------------
 
@@ -196,13 +250,7 @@ peer() {
         grep -v '^RESULT' <<<"$output"
         times+=("$(grep '^RESULT' <<<"$output" | sed 's/.*median_s=\([0-9.]*\).*/\1/')")
     done
-    printf '%s\n' "${times[@]}" | sort -g | awk -v name="$name" -v n="$PEER_TICKETS" -v b="$prefix_bytes" '
-        { t[NR] = $1 }
-        END {
-            med = NR % 2 ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-            printf "RESULT name=%s items=%d bytes=%.0f runs=%d median_s=%.6f min_s=%.6f max_s=%.6f rate=%.1f unit=tickets\n",
-                   name, n, b, NR, med, t[1], t[NR], n / med
-        }' | record
+    median_result "$name" "$PEER_TICKETS" "$prefix_bytes" "${times[@]}" | record
 }
 peer peer_json_rules_engine
 say "and with the tickets parsed beforehand (JSON.parse not timed):"
@@ -295,8 +343,9 @@ for pack in "${PACKS[@]}"; do
         "$(value "engine_$key" rate)" "$(value "limit_b_${key}_vectorscan_phrases" rate)" 0.25
     ratio "$pack: engine alone / limit B (phrases + regexes)" \
         "$(value "engine_$key" rate)" "$(value "limit_b_${key}_phrases_and_regexes" rate)" 0.25
-    ratio "$pack: triage --jsonl end to end / limit A" \
-        "$(value "triage_$key" rate)" "$limit_a" 0.5
+    # Taken run by run (section 1): the median of the runs' ratios.
+    ratio "$pack: triage --jsonl end to end / limit A, run by run" \
+        "$(value "triage_limit_a_$key" rate)" 100 0.5
     ratio "$pack: triage / limit A, region allocator (first $PEER_TICKETS)" \
         "$(value "triage_$key" rate)" "$(value peer_limit_a_jansson_region rate)" 0.5
 done
